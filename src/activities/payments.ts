@@ -1,0 +1,214 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Db, Tx } from '../db/client.js';
+import { uuidFromKey } from '../events/envelope.js';
+import type { OutboxWriter } from '../events/outbox.js';
+import type { PaymentFacts } from '../events/payment-events.js';
+import { paymentEvent } from '../events/payment-events.js';
+import { toDecimal } from '../domain/money.js';
+import type { PaymentDeclinedDetails } from '../domain/failures.js';
+import { ActivityErrorType } from '../domain/failures.js';
+import type { FollowUpRequest, GatewayResult, PaymentGateway } from './payment-gateway.js';
+import { GatewayUnavailableError } from './payment-gateway.js';
+import type { StepInput } from './step.js';
+import { claimStep } from './step.js';
+
+interface PaymentStep extends StepInput {
+  /** Derived by the workflow from the order and the step, never from the attempt number. */
+  idempotencyKey: string;
+  customerId: string;
+  amount: number;
+  currency: string;
+  method: string;
+}
+
+export interface AuthorizeInput extends PaymentStep {
+  token: string;
+  holdMs: number;
+}
+
+export interface FollowUpInput extends PaymentStep {
+  /** Our payment id of the authorization (capture, void) or capture (refund) this follows. */
+  targetPaymentId: string;
+  reason?: string;
+}
+
+export interface Authorization {
+  paymentId: string;
+  expiresAt: number;
+}
+
+type Kind = 'AUTHORIZATION' | 'CAPTURE' | 'VOID' | 'REFUND';
+
+function declined(code: string, message: string): ApplicationFailure {
+  const details: PaymentDeclinedDetails = { code, message };
+  return ApplicationFailure.create({
+    message,
+    type: ActivityErrorType.PaymentDeclined,
+    nonRetryable: true,
+    details: [details],
+  });
+}
+
+/** Processor outages are retried by Temporal under the same key; the gateway's own answer is final. */
+async function callGateway(call: () => Promise<GatewayResult>): Promise<GatewayResult> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof GatewayUnavailableError) {
+      throw ApplicationFailure.retryable(err.message, ActivityErrorType.PaymentGatewayUnavailable);
+    }
+    throw err;
+  }
+}
+
+export function createPaymentActivities(db: Db, outbox: OutboxWriter, gateway: PaymentGateway) {
+  async function record(
+    tx: Tx,
+    kind: Kind,
+    input: PaymentStep,
+    result: GatewayResult,
+    extra: { authorizationId?: string; expiresAt?: Date } = {}
+  ) {
+    await tx.payment.createMany({
+      data: [
+        {
+          id: uuidFromKey(input.idempotencyKey),
+          orderId: input.orderId,
+          kind,
+          status: result.ok ? 'SUCCEEDED' : 'FAILED',
+          amount: input.amount,
+          currency: input.currency,
+          method: input.method,
+          idempotencyKey: input.idempotencyKey,
+          providerRef: result.ok ? result.reference : null,
+          authorizationId: extra.authorizationId ?? null,
+          failureCode: result.ok ? null : result.code,
+          failureMessage: result.ok ? null : result.message,
+          expiresAt: extra.expiresAt ?? null,
+        },
+      ],
+      skipDuplicates: true,
+    });
+  }
+
+  function facts(input: PaymentStep): PaymentFacts {
+    return {
+      paymentId: uuidFromKey(input.idempotencyKey),
+      orderId: input.orderId,
+      customerId: input.customerId,
+      amount: input.amount,
+      currency: input.currency,
+      method: input.method,
+      key: input.idempotencyKey,
+    };
+  }
+
+  async function target(paymentId: string) {
+    const payment = await db.payment.findUnique({ where: { id: paymentId } });
+    if (!payment?.providerRef)
+      throw ApplicationFailure.nonRetryable(`payment ${paymentId} not found`, 'PaymentNotFound');
+    return payment;
+  }
+
+  async function followUp(
+    kind: Exclude<Kind, 'AUTHORIZATION'>,
+    input: FollowUpInput,
+    eventType: string,
+    eventVersion: string,
+    data: object
+  ) {
+    const previous = await target(input.targetPaymentId);
+    const request = {
+      idempotencyKey: input.idempotencyKey,
+      reference: previous.providerRef!,
+      amount: input.amount,
+      currency: input.currency,
+    };
+    const call = {
+      CAPTURE: (r: FollowUpRequest) => gateway.capture(r),
+      VOID: (r: FollowUpRequest) => gateway.void(r),
+      REFUND: (r: FollowUpRequest) => gateway.refund(r),
+    }[kind];
+    const result = await callGateway(() => call(request));
+    if (!result.ok) throw ApplicationFailure.retryable(`${kind} refused: ${result.message}`, 'PaymentFollowUpRefused');
+    await db.$transaction(async (tx) => {
+      if (!(await claimStep(tx, input.orderId, input.seq))) return;
+      await record(tx, kind, input, result, { authorizationId: input.targetPaymentId });
+      await outbox.append(tx, [paymentEvent(eventType, eventVersion, facts(input), input, data)]);
+    });
+    return uuidFromKey(input.idempotencyKey);
+  }
+
+  return {
+    /** Authorizes the amount; a decline is recorded, published and raised as a non-retryable PaymentDeclined. */
+    async authorizePayment(input: AuthorizeInput): Promise<Authorization> {
+      const result = await callGateway(() =>
+        gateway.authorize({
+          idempotencyKey: input.idempotencyKey,
+          amount: input.amount,
+          currency: input.currency,
+          token: input.token,
+        })
+      );
+      const expiresAt = new Date(Date.now() + input.holdMs);
+      const paymentFacts = facts(input);
+      await db.$transaction(async (tx) => {
+        if (!(await claimStep(tx, input.orderId, input.seq))) return;
+        await record(tx, 'AUTHORIZATION', input, result, result.ok ? { expiresAt } : {});
+        const timestamp = new Date().toISOString();
+        const outcome = result.ok
+          ? paymentEvent('PaymentProcessed', '1.0.0', paymentFacts, input, {
+              transactionId: result.reference,
+              paymentMethod: input.method,
+              status: 'confirmed',
+              confirmationDetails: { gatewayResponse: 'Approved', transactionId: result.reference },
+              timestamp,
+            })
+          : {
+              ...paymentEvent('PaymentFailed', '0.0.1', paymentFacts, input, {}),
+              data: {
+                paymentId: paymentFacts.paymentId,
+                amount: toDecimal(input.amount, input.currency),
+                currency: input.currency,
+                failureReason: result.code,
+                failureMessage: result.message,
+                metadata: { customerId: input.customerId, orderId: input.orderId },
+                canRetry: false,
+                timestamp,
+              },
+            };
+        await outbox.append(tx, [
+          paymentEvent('PaymentInitiated', '0.0.1', paymentFacts, input, { paymentMethod: input.method, timestamp }),
+          outcome,
+        ]);
+      });
+      const stored = await db.payment.findUniqueOrThrow({ where: { idempotencyKey: input.idempotencyKey } });
+      if (stored.status === 'FAILED')
+        throw declined(stored.failureCode ?? 'card_declined', stored.failureMessage ?? 'declined');
+      return { paymentId: stored.id, expiresAt: (stored.expiresAt ?? expiresAt).getTime() };
+    },
+
+    async capturePayment(input: FollowUpInput): Promise<string> {
+      return followUp('CAPTURE', input, 'PaymentComplete', '0.0.2', {
+        paymentMethod: input.method,
+        status: 'Completed',
+        timestamp: new Date().toISOString(),
+      });
+    },
+
+    async voidPayment(input: FollowUpInput): Promise<string> {
+      return followUp('VOID', input, 'PaymentVoided', '0.0.1', {
+        reason: input.reason ?? 'order cancelled',
+        timestamp: new Date().toISOString(),
+      });
+    },
+
+    async refundPayment(input: FollowUpInput): Promise<string> {
+      return followUp('REFUND', input, 'PaymentRefunded', '0.0.1', {
+        refundId: uuidFromKey(`${input.idempotencyKey}:refund`),
+        reason: input.reason ?? 'order cancelled',
+        timestamp: new Date().toISOString(),
+      });
+    },
+  };
+}

@@ -1,0 +1,109 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { jwtVerify, SignJWT } from 'jose';
+import { z } from 'zod';
+import { ApiError, ErrorCode } from './errors.js';
+
+export const Role = { customer: 'customer', operator: 'operator', service: 'service' } as const;
+export type Role = (typeof Role)[keyof typeof Role];
+
+export interface Principal {
+  role: Role;
+  /** The customer id for customers; a name for operators and services. */
+  subject: string;
+}
+
+const ISSUER = 'flowmart-orders';
+const AUDIENCE = 'flowmart-api';
+
+const claimsSchema = z.object({ sub: z.string().min(1), role: z.enum(['customer', 'operator', 'service']) });
+
+export async function mintToken(secret: string, role: Role, subject: string, ttl = '12h'): Promise<string> {
+  return new SignJWT({ role })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(subject)
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime(ttl)
+    .sign(new TextEncoder().encode(secret));
+}
+
+export interface AuthOptions {
+  enabled: boolean;
+  jwtSecret?: string;
+  /** `role:key` pairs for services that cannot hold a JWT. */
+  apiKeys: string;
+}
+
+function parseApiKeys(text: string): { role: Role; key: Buffer }[] {
+  return text
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const [role, key] = entry.split(':');
+      const parsed = z.enum(['customer', 'operator', 'service']).safeParse(role);
+      if (!parsed.success || !key) throw new Error(`API_KEYS entry "${role}:…" must be role:key`);
+      return { role: parsed.data, key: Buffer.from(key) };
+    });
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    principal?: Principal;
+  }
+}
+
+const unauthenticated = (message: string) => new ApiError(401, ErrorCode.UNAUTHENTICATED, message);
+
+/** Bearer JWT (HS256, issuer and audience checked) or `X-API-Key`; with AUTH=off everyone is a local operator. */
+export function authenticate(options: AuthOptions): RequestHandler {
+  const keys = parseApiKeys(options.apiKeys);
+  const secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : undefined;
+  return async (req, res, next) => {
+    if (!options.enabled) {
+      req.principal = { role: 'operator', subject: 'local-demo' };
+      return next();
+    }
+    const apiKey = req.get('x-api-key');
+    if (apiKey !== undefined) {
+      const given = Buffer.from(apiKey);
+      const match = keys.find(({ key }) => key.length === given.length && timingSafeEqual(key, given));
+      if (!match) return next(unauthenticated('the API key is not valid'));
+      req.principal = { role: match.role, subject: `api-key:${match.role}` };
+      return next();
+    }
+    const header = req.get('authorization') ?? '';
+    const [scheme, token] = header.split(' ');
+    if (scheme?.toLowerCase() !== 'bearer' || !token) {
+      res.set('WWW-Authenticate', 'Bearer realm="flowmart"');
+      return next(unauthenticated('send a bearer token (Authorization: Bearer <jwt>) or an X-API-Key'));
+    }
+    try {
+      const { payload } = await jwtVerify(token, secret!, {
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        algorithms: ['HS256'],
+      });
+      const claims = claimsSchema.parse(payload);
+      req.principal = { role: claims.role, subject: claims.sub };
+      next();
+    } catch {
+      res.set('WWW-Authenticate', 'Bearer realm="flowmart", error="invalid_token"');
+      next(unauthenticated('the bearer token is invalid or expired'));
+    }
+  };
+}
+
+export function requireRole(...roles: Role[]): RequestHandler {
+  return (req, _res, next) => {
+    if (req.principal && roles.includes(req.principal.role)) return next();
+    next(new ApiError(403, ErrorCode.FORBIDDEN, `this needs the ${roles.join(' or ')} role`));
+  };
+}
+
+/** Customers see only their own orders; a foreign order is reported as missing, not forbidden, to hide it exists. */
+export function canSeeCustomer(principal: Principal, customerId: string): boolean {
+  return principal.role !== 'customer' || principal.subject === customerId;
+}

@@ -1,0 +1,121 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { ZodError } from 'zod';
+
+/** Stable error codes: the `code` member of every problem document. Clients switch on these. */
+export const ErrorCode = {
+  VALIDATION_FAILED: 'VALIDATION_FAILED',
+  MALFORMED_REQUEST: 'MALFORMED_REQUEST',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  ORDER_NOT_AMENDABLE: 'ORDER_NOT_AMENDABLE',
+  ORDER_NOT_CANCELLABLE: 'ORDER_NOT_CANCELLABLE',
+  IDEMPOTENCY_KEY_IN_USE: 'IDEMPOTENCY_KEY_IN_USE',
+  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
+  RATE_LIMITED: 'RATE_LIMITED',
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  INTERNAL: 'INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface ErrorDetail {
+  field?: string;
+  message: string;
+}
+
+/** An error the API answers with; anything else becomes a 500 without internals. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: ErrorDetail[] = []
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  static notFound(what: string) {
+    return new ApiError(404, ErrorCode.NOT_FOUND, `${what} was not found`);
+  }
+
+  static validation(message: string, details: ErrorDetail[] = []) {
+    return new ApiError(422, ErrorCode.VALIDATION_FAILED, message, details);
+  }
+
+  static conflict(code: ErrorCode, message: string) {
+    return new ApiError(409, code, message);
+  }
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** RFC 9457 problem document carrying the catalog Error fields (`code`, `message`, `details`). */
+export function problem(status: number, code: string, message: string, details: ErrorDetail[], instance: string) {
+  return {
+    type: `urn:flowmart:problem:${code.toLowerCase().replace(/_/g, '-')}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail: message,
+    instance,
+    code,
+    message,
+    details: details.map((d) => (d.field ? `${d.field}: ${d.message}` : d.message)),
+    errors: details,
+  };
+}
+
+export function zodDetails(error: ZodError, prefix: string): ErrorDetail[] {
+  return error.issues.map((issue) => ({
+    field: [prefix, ...issue.path.map(String)].filter(Boolean).join('.'),
+    message: issue.message,
+  }));
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new ApiError(404, ErrorCode.NOT_FOUND, `no route for ${req.method} ${req.path}`));
+};
+
+/** The last middleware: maps every error to a problem document and never leaks a stack or an internal message. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, req, res, _next) => {
+    let apiError: ApiError;
+    if (error instanceof ApiError) apiError = error;
+    else if (error instanceof ZodError) apiError = ApiError.validation('the request is invalid', zodDetails(error, ''));
+    else apiError = fromHttpError(error);
+    if (apiError.status >= 500) logger.error({ err: error, path: req.path }, 'request failed');
+    if (res.headersSent) return;
+    res
+      .status(apiError.status)
+      .type('application/problem+json')
+      .json(problem(apiError.status, apiError.code, apiError.message, apiError.details, req.originalUrl));
+  };
+}
+
+/** body-parser and friends raise errors with `status` and `type`; keep their status, not their wording. */
+function fromHttpError(error: unknown): ApiError {
+  const status = typeof error === 'object' && error !== null && 'status' in error ? Number(error.status) : 500;
+  const type = typeof error === 'object' && error !== null && 'type' in error ? String(error.type) : '';
+  if (status === 413) return new ApiError(413, ErrorCode.PAYLOAD_TOO_LARGE, 'the request body is too large');
+  if (status === 415) return new ApiError(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'send application/json');
+  if (type === 'entity.parse.failed')
+    return new ApiError(400, ErrorCode.MALFORMED_REQUEST, 'the body is not valid JSON');
+  if (status >= 400 && status < 500) return new ApiError(400, ErrorCode.MALFORMED_REQUEST, 'the request is malformed');
+  return new ApiError(500, ErrorCode.INTERNAL, 'something went wrong on our side; the request may be retried');
+}

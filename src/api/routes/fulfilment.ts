@@ -1,0 +1,104 @@
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import type { Router } from 'express';
+import { z } from 'zod';
+import type { Db } from '../../db/client.js';
+import { canSeeCustomer } from '../auth.js';
+import { ApiError } from '../errors.js';
+import type { OrderService } from '../order-service.js';
+import { defineRoute } from '../route.js';
+import { Notification, Problem, ShipmentStatusUpdate, UserNotifications, Uuid } from '../schemas.js';
+
+type NotificationRow = Awaited<ReturnType<Db['notification']['findMany']>>[number];
+
+function toNotification(row: NotificationRow) {
+  return {
+    notificationId: row.id,
+    title: row.title,
+    message: row.message,
+    status: row.readAt ? ('read' as const) : ('unread' as const),
+    channel: row.channel,
+    userId: row.userId,
+    type: row.template,
+    createdAt: row.createdAt.toISOString(),
+    metadata: { orderId: row.orderId },
+  };
+}
+
+/** Shipping updates from carriers and the customer's notification inbox. */
+export function fulfilmentRoutes(router: Router, registry: OpenAPIRegistry, orders: OrderService, db: Db): void {
+  defineRoute(
+    router,
+    registry,
+    {
+      method: 'put',
+      path: '/shipments/:shipmentId/status',
+      operationId: 'UpdateShipmentStatus',
+      summary: "A carrier's status update: signals the order (dispatch captures payment, delivery completes it)",
+      tags: ['shipping'],
+      roles: ['service', 'operator'],
+      params: z.strictObject({ shipmentId: Uuid }),
+      body: ShipmentStatusUpdate,
+      idempotent: true,
+      responses: {
+        200: {
+          description: 'Delivered to the order',
+          schema: z.object({ shipmentId: Uuid, orderId: Uuid, status: z.string(), accepted: z.boolean() }),
+        },
+        404: { description: 'Unknown shipment', schema: Problem },
+        409: { description: 'The order is finished', schema: Problem },
+      },
+    },
+    async ({ params, body }, req, res) => {
+      res.json(await orders.shipmentStatus(params.shipmentId, body.status, req.operationId!));
+    }
+  );
+
+  defineRoute(
+    router,
+    registry,
+    {
+      method: 'get',
+      path: '/users/:userId/notifications',
+      operationId: 'GetUserNotifications',
+      summary: "A customer's notifications, newest first",
+      tags: ['notifications'],
+      roles: ['customer', 'operator'],
+      params: z.strictObject({ userId: Uuid }),
+      query: z.strictObject({ status: z.enum(['unread', 'all']).default('all') }),
+      responses: { 200: { description: 'Notifications', schema: UserNotifications } },
+    },
+    async ({ params, query }, req, res) => {
+      if (!canSeeCustomer(req.principal!, params.userId)) throw ApiError.notFound(`user ${params.userId}`);
+      const rows = await db.notification.findMany({
+        where: { userId: params.userId, ...(query.status === 'unread' ? { readAt: null } : {}) },
+        orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
+        take: 100,
+      });
+      res.json({ userId: params.userId, notifications: rows.map(toNotification) });
+    }
+  );
+
+  defineRoute(
+    router,
+    registry,
+    {
+      method: 'get',
+      path: '/notifications/:notificationId',
+      operationId: 'GetNotificationDetails',
+      summary: 'One notification',
+      tags: ['notifications'],
+      roles: ['customer', 'operator'],
+      params: z.strictObject({ notificationId: Uuid }),
+      responses: {
+        200: { description: 'The notification', schema: Notification },
+        404: { description: 'Not found', schema: Problem },
+      },
+    },
+    async ({ params }, req, res) => {
+      const row = await db.notification.findUnique({ where: { id: params.notificationId } });
+      if (!row || !canSeeCustomer(req.principal!, row.userId))
+        throw ApiError.notFound(`notification ${params.notificationId}`);
+      res.json(toNotification(row));
+    }
+  );
+}

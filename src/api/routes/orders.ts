@@ -1,0 +1,276 @@
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import type { Request, Router } from 'express';
+import type { z } from 'zod';
+import type { Db } from '../../db/client.js';
+import { ApiError, ErrorCode } from '../errors.js';
+import type { OrderService, RequestContext } from '../order-service.js';
+import { defineRoute } from '../route.js';
+import {
+  Accepted,
+  AmendRequest,
+  CancelRequest,
+  ListOrdersQuery,
+  Order,
+  OrderCreate,
+  OrderEvents,
+  OrderIdParams,
+  OrderList,
+  OrderUpdate,
+  PaymentStatus,
+  Problem,
+} from '../schemas.js';
+import { toDecimal } from '../../domain/money.js';
+
+const FINAL_STAGES = new Set(['CONFIRMED', 'FULFILLING', 'SHIPPED', 'COMPLETED', 'CANCELLED', 'BACKORDERED']);
+const MAX_PREFER_WAIT_S = 30;
+
+function context(req: Request): RequestContext & { updateId: string } {
+  return {
+    principal: req.principal!,
+    requestId: req.res!.locals.requestId as string,
+    ...(req.res!.locals.traceparent ? { traceparent: req.res!.locals.traceparent as string } : {}),
+    updateId: req.operationId!,
+  };
+}
+
+/** `Prefer: wait=10` asks to hold the answer until the order is confirmed or has failed (RFC 7240). */
+function preferredWaitMs(req: Request): number | undefined {
+  const match = /(?:^|[,;\s])wait=(\d+)/.exec(req.get('prefer') ?? '');
+  return match ? Math.min(Number(match[1]), MAX_PREFER_WAIT_S) * 1_000 : undefined;
+}
+
+export function orderRoutes(router: Router, registry: OpenAPIRegistry, orders: OrderService, db: Db): void {
+  const notFound = { description: 'No such order (or not yours)', schema: Problem };
+
+  defineRoute(
+    router,
+    registry,
+    {
+      method: 'post',
+      path: '/orders',
+      operationId: 'PlaceOrder',
+      summary: 'Place an order: starts its OrderWorkflow',
+      tags: ['orders'],
+      roles: ['customer', 'operator'],
+      body: OrderCreate,
+      idempotent: true,
+      responses: {
+        201: {
+          description: 'The order, persisted by its workflow',
+          schema: Order,
+          headers: { Location: 'The order URL' },
+        },
+        202: {
+          description: 'The workflow started but had not persisted the order within ORDER_CREATE_WAIT; poll Location',
+          schema: Accepted,
+          headers: { Location: 'The order URL' },
+        },
+        409: { description: 'Idempotency-Key in use', schema: Problem },
+      },
+    },
+    async ({ body }, req, res) => {
+      const { orderId, order } = await orders.placeOrder(body, context(req));
+      const location = `/v1/orders/${orderId}`;
+      res.location(location);
+      const waitMs = preferredWaitMs(req);
+      const settled = waitMs ? await orders.waitForOrder(orderId, waitMs, (o) => FINAL_STAGES.has(o.stage)) : order;
+      if (settled) res.status(201).json(settled);
+      else res.status(202).json({ orderId, status: 'accepted', location });
+    }
+  );
+
+  defineRoute(
+    router,
+    registry,
+    {
+      method: 'get',
+      path: '/orders',
+      operationId: 'ListOrders',
+      summary: 'List orders, newest first (customers see their own)',
+      tags: ['orders'],
+      roles: ['customer', 'operator'],
+      query: ListOrdersQuery,
+      responses: { 200: { description: 'A page of orders', schema: OrderList } },
+    },
+    async ({ query }, req, res) => {
+      res.json(await orders.listOrders(query, req.principal!));
+    }
+  );
+
+  defineRoute(
+    router,
+    registry,
+    {
+      method: 'get',
+      path: '/orders/:orderId',
+      operationId: 'GetOrder',
+      summary: 'Get an order',
+      tags: ['orders'],
+      roles: ['customer', 'operator', 'service'],
+      params: OrderIdParams,
+      responses: { 200: { description: 'The order', schema: Order }, 404: notFound },
+    },
+    async ({ params }, req, res) => {
+      res.json(await orders.getOrder(params.orderId, req.principal!));
+    }
+  );
+
+  defineRoute(
+    router,
+    registry,
+    {
+      method: 'patch',
+      path: '/orders/:orderId',
+      operationId: 'UpdateOrder',
+      summary: 'Update the order status: only `cancelled` is accepted from clients',
+      tags: ['orders'],
+      roles: ['customer', 'operator'],
+      params: OrderIdParams,
+      body: OrderUpdate,
+      idempotent: true,
+      responses: {
+        200: { description: 'The cancelled order', schema: Order },
+        404: notFound,
+        409: {
+          description: 'The status is driven by the saga, or the order can no longer be cancelled',
+          schema: Problem,
+        },
+      },
+    },
+    async ({ params, body }, req, res) => {
+      if (body.status !== 'cancelled') {
+        throw ApiError.conflict(
+          ErrorCode.CONFLICT,
+          `status ${body.status} is set by the order saga; clients may only set cancelled`
+        );
+      }
+      res.json(await orders.cancel(params.orderId, 'CUSTOMER_REQUESTED', context(req)));
+    }
+  );
+
+  defineRoute(
+    router,
+    registry,
+    {
+      method: 'post',
+      path: '/orders/:orderId/amendments',
+      operationId: 'AmendOrder',
+      summary: 'Replace the items and/or shipping address before fulfilment starts',
+      tags: ['orders'],
+      roles: ['customer', 'operator'],
+      params: OrderIdParams,
+      body: AmendRequest,
+      idempotent: true,
+      responses: {
+        200: { description: 'The amended order', schema: Order },
+        404: notFound,
+        409: { description: 'Too late to amend, or stock or payment refused the change', schema: Problem },
+      },
+    },
+    async ({ params, body }, req, res) => {
+      res.json(await orders.amend(params.orderId, body, context(req)));
+    }
+  );
+
+  defineRoute(
+    router,
+    registry,
+    {
+      method: 'post',
+      path: '/orders/:orderId/cancel',
+      operationId: 'CancelOrder',
+      summary: 'Cancel an order before dispatch: stock is released and the payment voided or refunded',
+      tags: ['orders'],
+      roles: ['customer', 'operator'],
+      params: OrderIdParams,
+      body: CancelRequest,
+      idempotent: true,
+      responses: {
+        200: { description: 'The cancelled order', schema: Order },
+        404: notFound,
+        409: { description: 'Already dispatched: start a return instead', schema: Problem },
+      },
+    },
+    async ({ params, body }, req, res) => {
+      res.json(await orders.cancel(params.orderId, body.reason, context(req)));
+    }
+  );
+
+  defineRoute(
+    router,
+    registry,
+    {
+      method: 'get',
+      path: '/orders/:orderId/events',
+      operationId: 'GetOrderEvents',
+      summary: "The order's events, in the order they were recorded",
+      tags: ['orders'],
+      roles: ['customer', 'operator', 'service'],
+      params: OrderIdParams,
+      responses: { 200: { description: 'Events from the outbox', schema: OrderEvents }, 404: notFound },
+    },
+    async ({ params }, req, res) => {
+      await orders.getOrder(params.orderId, req.principal!);
+      const rows = await db.outbox.findMany({
+        where: { envelope: { path: ['correlationid'], equals: params.orderId } },
+        orderBy: { seq: 'asc' },
+      });
+      res.json({
+        orderId: params.orderId,
+        events: rows.map((row) => ({
+          id: row.id,
+          type: row.type,
+          subject: (row.envelope as { subject: string }).subject,
+          channel: row.subject,
+          time: row.createdAt.toISOString(),
+          published: row.publishedAt !== null,
+          envelope: row.envelope as Record<string, unknown>,
+        })),
+      });
+    }
+  );
+
+  defineRoute(
+    router,
+    registry,
+    {
+      method: 'get',
+      path: '/orders/:orderId/payment',
+      operationId: 'GetPaymentStatus',
+      summary: 'Payment status of an order (catalog GetPaymentStatus)',
+      tags: ['payments'],
+      roles: ['customer', 'operator', 'service'],
+      params: OrderIdParams,
+      responses: { 200: { description: 'Payment status', schema: PaymentStatus }, 404: notFound },
+    },
+    async ({ params }, req, res) => {
+      const order = await orders.getOrder(params.orderId, req.principal!);
+      const operations = await db.payment.findMany({ where: { orderId: order.id }, orderBy: { createdAt: 'asc' } });
+      const capture = operations.find((op) => op.kind === 'CAPTURE' && op.status === 'SUCCEEDED');
+      const paymentStatus = {
+        refunded: 'refunded',
+        captured: 'completed',
+        failed: 'failed',
+      }[order.payment.status as string] as z.infer<typeof PaymentStatus>['paymentStatus'] | undefined;
+      res.json({
+        orderId: order.id,
+        paymentStatus: paymentStatus ?? 'pending',
+        amount: toDecimal(
+          order.payment.capturedAmount ?? order.payment.authorizedAmount ?? order.totalAmount,
+          order.currency
+        ),
+        currency: order.currency,
+        paymentMethod: order.payment.method,
+        transactionId: capture?.providerRef ?? operations.at(-1)?.providerRef ?? null,
+        paymentDate: (capture ?? operations.at(-1))?.createdAt.toISOString() ?? null,
+        operations: operations.map((op) => ({
+          id: op.id,
+          kind: op.kind,
+          status: op.status,
+          amount: op.amount,
+          createdAt: op.createdAt.toISOString(),
+        })),
+      });
+    }
+  );
+}

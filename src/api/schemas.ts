@@ -1,0 +1,311 @@
+import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+
+extendZodWithOpenApi(z);
+
+/**
+ * Request and response shapes of the HTTP API. The routes validate with these and the OpenAPI document is
+ * generated from them, so the two cannot drift. Objects are strict: unknown fields are rejected, never ignored.
+ */
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+export const Uuid = z.uuid().openapi({ example: '3fa85f64-5717-4562-b3fc-2c963f66afa6' });
+const Currency = z
+  .string()
+  .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD')
+  .openapi({ example: 'USD' });
+const MinorUnits = z.number().int().min(0).max(100_000_000).openapi({ description: 'Integer minor units (cents)' });
+
+export const Address = z
+  .strictObject({
+    street: text(200),
+    city: text(100),
+    state: text(100).optional(),
+    postalCode: text(20),
+    country: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code such as US'),
+  })
+  .openapi('Address');
+
+export const OrderItemInput = z
+  .strictObject({
+    productId: Uuid,
+    quantity: z.number().int().min(1).max(1000),
+    price: MinorUnits.optional().openapi({
+      description: 'Optional unit price the client saw, in minor units; a mismatch with the catalog is a 422',
+    }),
+  })
+  .openapi('OrderItemInput');
+
+const Items = z
+  .array(OrderItemInput)
+  .min(1, 'an order needs at least one item')
+  .max(50, 'at most 50 lines per order')
+  .refine(
+    (items) => new Set(items.map((item) => item.productId)).size === items.length,
+    'each product may appear once'
+  );
+
+export const OrderCreate = z
+  .strictObject({
+    customerId: Uuid,
+    items: Items,
+    shippingAddress: Address,
+    billingAddress: Address.optional(),
+    currency: Currency,
+    payment: z.strictObject({
+      method: z.enum(['card']).openapi({ description: 'Only cards are supported by the built-in gateway' }),
+      token: text(100).openapi({ example: 'tok_visa' }),
+    }),
+    shippingMethod: z.enum(['standard', 'express']).default('standard'),
+    subscriptionId: text(100).optional(),
+  })
+  .openapi('OrderCreate');
+export type OrderCreate = z.infer<typeof OrderCreate>;
+
+export const OrderStatusEnum = z.enum(['pending', 'processing', 'completed', 'cancelled']);
+export const StageEnum = z.enum([
+  'PENDING',
+  'INVENTORY_RESERVED',
+  'PAYMENT_AUTHORIZED',
+  'CONFIRMED',
+  'FULFILLING',
+  'SHIPPED',
+  'COMPLETED',
+  'BACKORDERED',
+  'CANCELLING',
+  'CANCELLED',
+]);
+export const CancellationReasonEnum = z.enum(['CUSTOMER_REQUESTED', 'PAYMENT_FAILED', 'OUT_OF_STOCK', 'FRAUD']);
+
+export const OrderUpdate = z.strictObject({ status: OrderStatusEnum }).openapi('OrderUpdate');
+
+export const CancelRequest = z
+  .strictObject({ reason: CancellationReasonEnum.default('CUSTOMER_REQUESTED') })
+  .openapi('CancelRequest');
+
+export const AmendRequest = z
+  .strictObject({
+    items: Items.optional(),
+    shippingAddress: Address.optional(),
+  })
+  .refine((body) => body.items || body.shippingAddress, 'send items, shippingAddress or both')
+  .openapi('AmendRequest');
+
+export const ListOrdersQuery = z.strictObject({
+  status: OrderStatusEnum.optional(),
+  customerId: Uuid.optional(),
+  page: z.coerce.number().int().min(1).max(100_000).default(1),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+
+export const OrderIdParams = z.strictObject({ orderId: Uuid });
+
+const Money = z.strictObject({ amount: MinorUnits, currency: Currency }).openapi('Money');
+
+export const Order = z
+  .object({
+    id: Uuid,
+    orderId: Uuid,
+    customerId: Uuid,
+    status: OrderStatusEnum,
+    stage: StageEnum,
+    revision: z.number().int(),
+    items: z.array(
+      z.object({
+        productId: Uuid,
+        sku: z.string(),
+        name: z.string(),
+        quantity: z.number().int(),
+        price: MinorUnits,
+        lineTotal: MinorUnits,
+      })
+    ),
+    currency: Currency,
+    totalAmount: MinorUnits,
+    total: Money,
+    shippingAddress: Address,
+    billingAddress: Address.nullable(),
+    payment: z
+      .object({
+        method: z.string(),
+        status: z.enum(['none', 'authorized', 'captured', 'voided', 'refunded', 'failed']),
+        authorizedAmount: MinorUnits.nullable(),
+        capturedAmount: MinorUnits.nullable(),
+        authorizationExpiresAt: z.iso.datetime().nullable(),
+      })
+      .openapi('PaymentSummary'),
+    reservation: z
+      .object({
+        status: z.enum(['none', 'held', 'committed', 'released']),
+        items: z.array(
+          z.object({ productId: Uuid, warehouseId: z.string(), quantity: z.number().int(), status: z.string() })
+        ),
+      })
+      .openapi('ReservationSummary'),
+    shipment: z
+      .object({ shipmentId: Uuid, status: z.string(), method: z.string() })
+      .nullable()
+      .openapi('ShipmentSummary'),
+    cancellationReason: CancellationReasonEnum.nullable(),
+    needsAttention: z.boolean(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .openapi('Order');
+export type Order = z.infer<typeof Order>;
+
+export const OrderList = z
+  .object({
+    items: z.array(Order),
+    pagination: z.object({
+      totalItems: z.number().int(),
+      totalPages: z.number().int(),
+      currentPage: z.number().int(),
+      itemsPerPage: z.number().int(),
+    }),
+  })
+  .openapi('OrderList');
+
+export const Accepted = z
+  .object({ orderId: Uuid, status: z.literal('accepted'), location: z.string() })
+  .openapi('OrderAccepted', { description: 'The workflow started but has not persisted the order yet' });
+
+export const Problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string(),
+    code: z.string(),
+    message: z.string(),
+    details: z.array(z.string()),
+    errors: z.array(z.object({ field: z.string().optional(), message: z.string() })),
+  })
+  .openapi('Problem', {
+    description: 'RFC 9457 problem document with the catalog Error fields code, message, details',
+  });
+
+export const OrderEvents = z
+  .object({
+    orderId: Uuid,
+    events: z.array(
+      z.object({
+        id: Uuid,
+        type: z.string(),
+        subject: z.string(),
+        channel: z.string(),
+        time: z.iso.datetime(),
+        published: z.boolean(),
+        envelope: z.record(z.string(), z.unknown()),
+      })
+    ),
+  })
+  .openapi('OrderEvents');
+
+export const ProductCreate = z
+  .strictObject({
+    sku: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, dot, dash or underscore'),
+    name: text(200),
+    unitPrice: MinorUnits,
+    currency: Currency,
+  })
+  .openapi('ProductCreate');
+
+export const Product = z
+  .object({
+    id: Uuid,
+    sku: z.string(),
+    name: z.string(),
+    unitPrice: MinorUnits,
+    currency: Currency,
+    available: z.number().int(),
+    createdAt: z.iso.datetime(),
+  })
+  .openapi('Product');
+
+const WarehouseId = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, dash or underscore');
+
+export const AddInventory = z
+  .strictObject({
+    productId: Uuid,
+    quantity: z.number().int().min(1).max(1_000_000),
+    warehouseId: WarehouseId,
+    timestamp: z.iso.datetime().optional(),
+  })
+  .openapi('AddInventory');
+
+export const UpdateInventory = z
+  .strictObject({
+    quantityChange: z
+      .number()
+      .int()
+      .min(-1_000_000)
+      .max(1_000_000)
+      .refine((n) => n !== 0, 'quantityChange must not be 0'),
+    warehouseId: WarehouseId,
+    timestamp: z.iso.datetime().optional(),
+  })
+  .openapi('UpdateInventory');
+
+export const InventoryStatus = z
+  .object({
+    productId: Uuid,
+    sku: z.string(),
+    totalOnHand: z.number().int(),
+    totalReserved: z.number().int(),
+    totalAvailable: z.number().int(),
+    locations: z.array(
+      z.object({
+        warehouseId: z.string(),
+        onHand: z.number().int(),
+        reserved: z.number().int(),
+        available: z.number().int(),
+      })
+    ),
+  })
+  .openapi('InventoryStatus');
+
+export const ShipmentStatusUpdate = z
+  .strictObject({
+    status: z.enum(['shipped', 'in_transit', 'delivered', 'failed', 'returned']),
+    updatedAt: z.iso.datetime().optional(),
+  })
+  .openapi('UpdateShipmentStatus');
+
+export const PaymentStatus = z
+  .object({
+    orderId: Uuid,
+    paymentStatus: z.enum(['pending', 'completed', 'failed', 'refunded']),
+    amount: z.number(),
+    currency: Currency,
+    paymentMethod: z.string(),
+    transactionId: z.string().nullable(),
+    paymentDate: z.iso.datetime().nullable(),
+    operations: z.array(
+      z.object({ id: Uuid, kind: z.string(), status: z.string(), amount: MinorUnits, createdAt: z.iso.datetime() })
+    ),
+  })
+  .openapi('PaymentStatus');
+
+export const Notification = z
+  .object({
+    notificationId: Uuid,
+    title: z.string(),
+    message: z.string(),
+    status: z.enum(['unread', 'read']),
+    channel: z.string(),
+    userId: Uuid,
+    type: z.string(),
+    createdAt: z.iso.datetime(),
+    metadata: z.object({ orderId: Uuid.nullable() }),
+  })
+  .openapi('Notification');
+
+export const UserNotifications = z
+  .object({ userId: Uuid, notifications: z.array(Notification) })
+  .openapi('UserNotifications');
+
+export const IdempotencyKeyHeader = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{8,255}$/, 'must be 8-255 characters of letters, digits, _ . : -');

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { durationMs } from './duration.js';
+
+/**
+ * Every setting of every process, parsed once at start-up. This is the only module that reads the
+ * environment: everything else receives the typed result.
+ */
+const configSchema = z.object({
+  DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgresql:// URL' })
+    .default('postgresql://postgres@127.0.0.1:5432/orders'),
+  NATS_URL: z
+    .string()
+    .regex(/^(nats|tls):\/\/[^\s]+$/, 'must be a nats:// URL')
+    .default('nats://127.0.0.1:4222'),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[\w.-]+:\d{1,5}$/, 'must be host:port')
+    .default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('orders'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  EVENTS_ENV: z
+    .string()
+    .regex(/^[a-z0-9_-]{1,32}$/, 'must be a lower-case NATS subject token such as dev, sit or prod')
+    .default('dev'),
+  AUTH: z.enum(['on', 'off']).default('on'),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  API_KEYS: z.string().default('').describe('comma-separated role:key pairs for service callers, e.g. service:abc123'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Catalog reservation policy: hold 15 minutes until the order is confirmed. */
+  RESERVATION_HOLD: durationMs.default(15 * 60_000),
+  /** Card networks keep an authorization for about 7 days. */
+  AUTHORIZATION_HOLD: durationMs.default(7 * 86_400_000),
+  /** How long before the hold expires the workflow re-authorizes. */
+  REAUTHORIZE_BEFORE: durationMs.default(86_400_000),
+  /** Catalog backorder window is 3 days; 0 turns backordering off (the default). */
+  BACKORDER_WINDOW: durationMs.default(0),
+  /** An order not dispatched by then is flagged NeedsAttention (it is not cancelled). */
+  DISPATCH_DEADLINE: durationMs.default(3 * 86_400_000),
+  /** How long POST /v1/orders waits for the workflow to persist the order before answering 202. */
+  ORDER_CREATE_WAIT: durationMs.default(3_000),
+  COMPENSATION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
+  OUTBOX_POLL_INTERVAL: durationMs.default(200),
+  OUTBOX_RETENTION: durationMs.default(7 * 86_400_000),
+  IDEMPOTENCY_KEY_TTL: durationMs.default(86_400_000),
+  RESERVATION_SWEEP_INTERVAL: durationMs.default(60_000),
+  CORS_ORIGINS: z.string().default(''),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = Partial<Record<keyof z.input<typeof configSchema>, string>>;
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment (or the given values); unknown keys are ignored, bad values all reported at once. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const values: Record<string, string> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = source[key];
+    if (value !== undefined && value !== '') values[key] = value;
+  }
+  const parsed = configSchema.safeParse(values);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`));
+  }
+  const config = parsed.data;
+  if (config.AUTH === 'on' && !config.JWT_SECRET) {
+    throw new ConfigError(['JWT_SECRET is required when AUTH=on (set AUTH=off only for local demos)']);
+  }
+  return config;
+}
+
+/** Subject of a bounded context's events, following the catalog channel `<context>.{env}.events`. */
+export function eventSubject(config: Pick<Config, 'EVENTS_ENV'>, context: EventContext): string {
+  return `${context}.${config.EVENTS_ENV}.events`;
+}
+
+export const EVENT_CONTEXTS = [
+  'orders',
+  'inventory',
+  'payments',
+  'notifications',
+  'shipping',
+  'subscriptions',
+] as const;
+export type EventContext = (typeof EVENT_CONTEXTS)[number];

@@ -1,0 +1,25 @@
+/**
+ * Failure types activities raise. Their `type` strings are what retry policies and the workflow match on,
+ * so they are part of the contract: never rename one.
+ */
+export const ActivityErrorType = {
+  OutOfStock: 'OutOfStock',
+  UnknownProduct: 'UnknownProduct',
+  PaymentDeclined: 'PaymentDeclined',
+  PaymentGatewayUnavailable: 'PaymentGatewayUnavailable',
+  OrderNotFound: 'OrderNotFound',
+  NotificationFailed: 'NotificationFailed',
+} as const;
+export type ActivityErrorType = (typeof ActivityErrorType)[keyof typeof ActivityErrorType];
+
+export interface OutOfStockDetails {
+  productId: string;
+  sku: string;
+  requested: number;
+  available: number;
+}
+
+export interface PaymentDeclinedDetails {
+  code: string;
+  message: string;
+}

@@ -1,0 +1,17 @@
+/** Money is integer minor units plus an ISO 4217 code inside the service; decimals exist only on the wire. */
+
+const fractionDigitsCache = new Map<string, number>();
+
+export function fractionDigits(currency: string): number {
+  let digits = fractionDigitsCache.get(currency);
+  if (digits === undefined) {
+    digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+    fractionDigitsCache.set(currency, digits);
+  }
+  return digits;
+}
+
+/** 1999 USD -> 19.99: one division by a power of ten gives the nearest double to the exact decimal. */
+export function toDecimal(minorUnits: number, currency: string): number {
+  return minorUnits / 10 ** fractionDigits(currency);
+}

@@ -1,0 +1,44 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Client } from '@temporalio/client';
+import type { Config } from './config/config.js';
+import type { Db } from './db/client.js';
+import { createDb } from './db/client.js';
+import { checkDatabase } from './db/health.js';
+import { connectNats } from './events/nats.js';
+import type { OutboxWriter } from './events/outbox.js';
+import { createOutboxWriter } from './events/outbox.js';
+import { ensureStreams } from './events/streams.js';
+import { connectClient } from './temporal/connection.js';
+
+/** The connections every process needs, opened with one clear error per unreachable service. */
+export interface Resources {
+  db: Db;
+  nats: NatsConnection;
+  js: JetStreamClient;
+  temporal: Client;
+  outbox: OutboxWriter;
+  close(): Promise<void>;
+}
+
+export async function openResources(config: Config, name: string): Promise<Resources> {
+  const db = createDb(config.DATABASE_URL);
+  const opened: (() => Promise<unknown>)[] = [() => db.$disconnect()];
+  const close = async () => {
+    for (const closeOne of opened.reverse()) await closeOne().catch(() => undefined);
+  };
+  try {
+    await checkDatabase(db, config.DATABASE_URL);
+    const nats = await connectNats(config.NATS_URL, name);
+    opened.push(() => nats.drain());
+    await ensureStreams(await jetstreamManager(nats), config.EVENTS_ENV);
+    const connection = await connectClient(config.TEMPORAL_ADDRESS);
+    opened.push(() => connection.close());
+    const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+    return { db, nats, js: jetstream(nats), temporal, outbox: createOutboxWriter(config.EVENTS_ENV), close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

@@ -1,0 +1,2 @@
+// The worker's workflowsPath: everything exported here runs in the deterministic sandbox.
+export { OrderWorkflow } from './order-workflow.js';

@@ -1,0 +1,105 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Address, CancellationReason, OrderLine, OrderStatus, PaymentDetails, Stage } from '../domain/order.js';
+
+/**
+ * The workflow's public contract: its input, its messages and the view it answers with. The API imports this
+ * module, never the workflow code.
+ */
+
+export const ORDER_WORKFLOW_TYPE = 'OrderWorkflow';
+export const orderWorkflowId = (orderId: string) => `order-${orderId}`;
+
+export interface OrderTimings {
+  reservationHoldMs: number;
+  authorizationHoldMs: number;
+  reauthorizeBeforeMs: number;
+  backorderWindowMs: number;
+  dispatchDeadlineMs: number;
+  compensationMaxAttempts: number;
+}
+
+export interface OrderWorkflowInput {
+  orderId: string;
+  customerId: string;
+  lines: OrderLine[];
+  currency: string;
+  shippingAddress: Address;
+  billingAddress?: Address;
+  payment: PaymentDetails;
+  shippingMethod: 'standard' | 'express';
+  subscriptionId?: string;
+  timings: OrderTimings;
+  /** The request that placed the order: the causation of the first events. */
+  causationId: string;
+  traceparent?: string;
+}
+
+export interface AmendOrderInput {
+  /** Identifies the request; a second delivery with the same id returns the first outcome. */
+  requestId: string;
+  items?: { productId: string; quantity: number }[];
+  shippingAddress?: Address;
+}
+
+export interface CancelOrderInput {
+  requestId: string;
+  reason: CancellationReason;
+}
+
+export const ShipmentUpdateStatus = {
+  shipped: 'shipped',
+  in_transit: 'in_transit',
+  delivered: 'delivered',
+  failed: 'failed',
+  returned: 'returned',
+} as const;
+export type ShipmentUpdateStatus = (typeof ShipmentUpdateStatus)[keyof typeof ShipmentUpdateStatus];
+
+export interface ShipmentUpdateInput {
+  /** The inbound message or request id; duplicates are ignored. */
+  eventId: string;
+  status: ShipmentUpdateStatus;
+}
+
+export interface RestockNoticeInput {
+  productId: string;
+}
+
+export interface OperatorRetryInput {
+  requestId: string;
+}
+
+export interface RejectedRequest {
+  kind: 'amendOrder' | 'cancelOrder' | 'shipmentUpdate' | 'retryCompensation';
+  requestId: string;
+  reason: string;
+}
+
+export interface OrderView {
+  orderId: string;
+  customerId: string;
+  stage: Stage;
+  status: OrderStatus;
+  revision: number;
+  currency: string;
+  lines: OrderLine[];
+  totalAmount: number;
+  heldStock: Record<string, number>;
+  payment?: { paymentId: string; amount: number; expiresAt: number; captureId?: string; reauthorized: boolean };
+  shipment?: { shipmentId: string; status: string };
+  cancellationReason?: CancellationReason;
+  needsAttention: boolean;
+  attentionReason?: string;
+  rejectedRequests: RejectedRequest[];
+}
+
+export const amendOrderUpdate = defineUpdate<OrderView, [AmendOrderInput]>('amendOrder');
+export const amendOrderSignal = defineSignal<[AmendOrderInput]>('amendOrder');
+export const cancelOrderUpdate = defineUpdate<OrderView, [CancelOrderInput]>('cancelOrder');
+export const cancelOrderSignal = defineSignal<[CancelOrderInput]>('cancelOrder');
+export const shipmentUpdateSignal = defineSignal<[ShipmentUpdateInput]>('shipmentUpdate');
+export const restockNoticeSignal = defineSignal<[RestockNoticeInput]>('restockNotice');
+/** After a compensation kept failing and an operator fixed the cause. */
+export const retryCompensationUpdate = defineUpdate<OrderView, [OperatorRetryInput]>('retryCompensation');
+export const retryCompensationSignal = defineSignal<[OperatorRetryInput]>('retryCompensation');
+export const getOrderQuery = defineQuery<OrderView>('getOrder');
