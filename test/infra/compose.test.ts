@@ -1,0 +1,338 @@
+/**
+ * Checks docker-compose.yml (and the Dockerfile it builds) with a REAL compose parser, without a Docker daemon:
+ * `config` only reads, interpolates and validates the file.
+ *
+ * Parser, in order of preference:
+ *   1. $COMPOSE_BIN (path to a `docker-compose` binary, v1 or v2)
+ *   2. `docker compose` (the v2 CLI plugin) - understands the current Compose spec and prints JSON
+ *   3. `docker-compose` (v2 standalone, or v1 from Debian's `docker-compose` package; v1 prints YAML)
+ * With none of them the suite is skipped with a loud reason, or fails when REQUIRE_COMPOSE=1.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
+const DOCKERFILE = join(ROOT, 'Dockerfile');
+
+const JWT_SECRET = 'compose-test-secret-0123456789abcdef0123456789';
+const APP_SERVICES = ['migrate', 'api', 'worker', 'relay'] as const;
+const APP_ENV_NAMES = [
+  'DATABASE_URL',
+  'NATS_URL',
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_TASK_QUEUE',
+  'EVENTS_ENV',
+] as const;
+const SEARCH_ATTRIBUTES = ['OrderStatus', 'OrderStage', 'CustomerId', 'OrderTotal', 'NeedsAttention'];
+
+interface ComposeParser {
+  label: string;
+  command: string;
+  baseArgs: string[];
+  /** v2 prints the model as JSON; v1 only as YAML. */
+  json: boolean;
+}
+
+interface RunResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  error?: Error;
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): RunResult {
+  const result = spawnSync(command, args, { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+  return {
+    status: result.status,
+    stdout: result.stdout ?? '',
+    stderr: result.stderr ?? '',
+    ...(result.error ? { error: result.error } : {}),
+  };
+}
+
+function probe(label: string, command: string, baseArgs: string[]): ComposeParser | undefined {
+  const version = run(command, [...baseArgs, 'version']);
+  if (version.error || version.status !== 0) return undefined;
+  const text = `${version.stdout}${version.stderr}`;
+  // v1 says "docker-compose version 1.29.2, build ..."; v2 says "Docker Compose version v2.x" (or "dev").
+  const v1 = /docker-compose version 1\./i.test(text);
+  return {
+    label: `${[command, ...baseArgs].join(' ')} (${text.split('\n')[0]?.trim()})`,
+    command,
+    baseArgs,
+    json: !v1,
+  };
+}
+
+function findParser(): ComposeParser | undefined {
+  const explicit = process.env['COMPOSE_BIN'];
+  if (explicit) return probe(explicit, explicit, []);
+  return probe('docker compose', 'docker', ['compose']) ?? probe('docker-compose', 'docker-compose', []);
+}
+
+const parser = findParser();
+if (!parser) {
+  const reason =
+    'NO COMPOSE PARSER: neither `docker compose` (v2 plugin) nor `docker-compose` is installed, so ' +
+    'docker-compose.yml is NOT validated. Install one, e.g. `apt-get install -y docker-compose` (Debian bookworm: v1.29.2).';
+  if (process.env['REQUIRE_COMPOSE'] === '1') throw new Error(reason);
+  console.warn(`\n${'!'.repeat(100)}\n${reason}\n${'!'.repeat(100)}\n`);
+}
+
+type Json = Record<string, unknown>;
+
+/** A scalar from the rendered model as text (null and missing become ''). */
+function text(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
+}
+
+function asRecord(value: unknown): Json {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : {};
+}
+
+/** The environment for compose itself: no inherited COMPOSE_* settings, no stray JWT_SECRET. */
+function composeEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (key.startsWith('COMPOSE_') || key === 'JWT_SECRET') continue;
+    env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+let workDir = '';
+
+function runConfig(env: NodeJS.ProcessEnv): RunResult {
+  if (!parser) throw new Error('no compose parser');
+  // An empty --env-file, so a developer's .env can neither satisfy nor break the checks.
+  const envFile = join(workDir, 'empty.env');
+  const args = [
+    ...parser.baseArgs,
+    '--project-directory',
+    ROOT,
+    '--env-file',
+    envFile,
+    '-f',
+    COMPOSE_FILE,
+    'config',
+    ...(parser.json ? ['--format', 'json'] : []),
+  ];
+  return run(parser.command, args, env);
+}
+
+async function parseModel(stdout: string): Promise<Json> {
+  if (parser?.json) return JSON.parse(stdout) as Json;
+  const { parse } = await import('yaml');
+  return asRecord(parse(stdout));
+}
+
+/** Host ports a service publishes, from the short ("127.0.0.1:5432:5432/tcp") or the long syntax. */
+function published(service: Json): Array<{ host: number; target: number }> {
+  const ports = Array.isArray(service['ports']) ? (service['ports'] as unknown[]) : [];
+  return ports.flatMap((port) => {
+    if (typeof port === 'string' || typeof port === 'number') {
+      const parts = String(port)
+        .replace(/\/\w+$/, '')
+        .split(':');
+      if (parts.length < 2) return [];
+      return [{ host: Number(parts[parts.length - 2]), target: Number(parts[parts.length - 1]) }];
+    }
+    const long = asRecord(port);
+    if (long['published'] === undefined || long['published'] === '') return [];
+    return [{ host: Number(long['published']), target: Number(long['target']) }];
+  });
+}
+
+function environment(service: Json): Record<string, string> {
+  const env = service['environment'];
+  if (Array.isArray(env)) {
+    return Object.fromEntries(
+      env.map((entry) => {
+        const pair = text(entry);
+        const at = pair.indexOf('=');
+        return at === -1 ? [pair, ''] : [pair.slice(0, at), pair.slice(at + 1)];
+      })
+    );
+  }
+  return Object.fromEntries(Object.entries(asRecord(env)).map(([key, value]) => [key, text(value)]));
+}
+
+function dependsOn(service: Json): Record<string, string> {
+  const deps = service['depends_on'];
+  if (Array.isArray(deps)) return Object.fromEntries(deps.map((name) => [text(name), 'service_started']));
+  return Object.fromEntries(
+    Object.entries(asRecord(deps)).map(([name, dep]) => [name, text(asRecord(dep)['condition']) || 'service_started'])
+  );
+}
+
+function replicas(service: Json): number {
+  const fromDeploy = asRecord(service['deploy'])['replicas'];
+  if (fromDeploy !== undefined) return Number(fromDeploy);
+  if (service['scale'] !== undefined) return Number(service['scale']);
+  return 1;
+}
+
+function commandText(service: Json): string {
+  const command = service['command'];
+  return Array.isArray(command) ? command.map(text).join(' ') : text(command);
+}
+
+describe.skipIf(!parser)(`docker-compose.yml through ${parser?.label ?? 'no parser'}`, () => {
+  let config: RunResult;
+  let model: Json = {};
+  let services: Record<string, Json> = {};
+  const service = (name: string): Json => asRecord(services[name]);
+
+  beforeAll(async () => {
+    workDir = mkdtempSync(join(tmpdir(), 'compose-test-'));
+    writeFileSync(join(workDir, 'empty.env'), '');
+    config = runConfig(composeEnv({ JWT_SECRET }));
+    if (config.status === 0) {
+      model = await parseModel(config.stdout);
+      services = Object.fromEntries(Object.entries(asRecord(model['services'])).map(([k, v]) => [k, asRecord(v)]));
+    }
+  }, 120_000);
+
+  afterAll(() => {
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('is accepted by the parser (config exits 0)', () => {
+    expect(config.error, String(config.error)).toBeUndefined();
+    expect(config.status, `compose config failed:\n${config.stderr}`).toBe(0);
+    expect(Object.keys(services).length).toBeGreaterThan(0);
+  });
+
+  it('defines the whole system', () => {
+    for (const name of ['postgres', 'nats', 'temporal', 'temporal-admin-tools', 'temporal-ui', ...APP_SERVICES]) {
+      expect(services, `service ${name}`).toHaveProperty([name]);
+    }
+  });
+
+  it('publishes the API on 3000 and the Temporal Web UI on 8233 (the dev server address)', () => {
+    expect(published(service('api'))).toContainEqual({ host: 3000, target: 3000 });
+    expect(published(service('temporal-ui'))).toContainEqual({ host: 8233, target: 8080 });
+    expect(environment(service('temporal-ui'))).toMatchObject({
+      TEMPORAL_ADDRESS: 'temporal:7233',
+      TEMPORAL_CORS_ORIGINS: 'http://localhost:3000',
+    });
+  });
+
+  it('runs several workers and relays, none of them publishing a port', () => {
+    expect(replicas(service('worker'))).toBeGreaterThanOrEqual(2);
+    expect(replicas(service('relay'))).toBeGreaterThanOrEqual(2);
+    expect(published(service('worker'))).toEqual([]);
+    expect(published(service('relay'))).toEqual([]);
+  });
+
+  it('starts the app only after the migrations completed and Temporal is set up', () => {
+    expect(dependsOn(service('api'))).toMatchObject({
+      migrate: 'service_completed_successfully',
+      'temporal-admin-tools': 'service_completed_successfully',
+      nats: 'service_healthy',
+    });
+    expect(dependsOn(service('worker'))).toMatchObject({
+      migrate: 'service_completed_successfully',
+      'temporal-admin-tools': 'service_completed_successfully',
+    });
+    expect(dependsOn(service('relay'))).toMatchObject({
+      migrate: 'service_completed_successfully',
+      'temporal-admin-tools': 'service_completed_successfully',
+      nats: 'service_healthy',
+    });
+    expect(dependsOn(service('migrate'))).toMatchObject({ postgres: 'service_healthy' });
+    expect(dependsOn(service('temporal'))).toMatchObject({ postgres: 'service_healthy' });
+  });
+
+  it('gives every app service the shared settings, with JWT_SECRET interpolated', () => {
+    // Any service built from this repo is an app role and must be listed (and so checked) here.
+    const built = Object.entries(services)
+      .filter(([, svc]) => svc['build'] !== undefined)
+      .map(([name]) => name)
+      .sort();
+    expect(built).toEqual([...APP_SERVICES].sort());
+    for (const name of APP_SERVICES) {
+      const env = environment(service(name));
+      for (const key of APP_ENV_NAMES) expect(env[key], `${name}.${key}`).toBeTruthy();
+      expect(env, name).toMatchObject({
+        NATS_URL: 'nats://nats:4222',
+        TEMPORAL_ADDRESS: 'temporal:7233',
+        TEMPORAL_NAMESPACE: 'default',
+        TEMPORAL_TASK_QUEUE: 'orders',
+        EVENTS_ENV: 'dev',
+        AUTH: 'on',
+        JWT_SECRET,
+      });
+      expect(env['DATABASE_URL'], name).toMatch(/^postgresql:\/\/postgres:postgres@postgres:5432\/orders(\?|$)/);
+    }
+    // dbmate's driver would insist on TLS, which the postgres image does not serve.
+    expect(environment(service('migrate'))['DATABASE_URL']).toContain('sslmode=disable');
+  });
+
+  it('runs each role of the one image by its command', () => {
+    const images = new Set(APP_SERVICES.map((name) => service(name)['image']));
+    expect(images.size).toBe(1);
+    expect(commandText(service('api'))).toBe('node dist/api/main.js');
+    expect(commandText(service('worker'))).toBe('node dist/worker/main.js');
+    expect(commandText(service('relay'))).toBe('node dist/events/relay-main.js');
+    expect(commandText(service('migrate'))).toMatch(
+      /^npx dbmate --migrations-dir prisma\/migrations --no-dump-schema( --wait)? up$/
+    );
+  });
+
+  it('backs the infrastructure with healthchecks, volumes and the search-attribute one-shot', () => {
+    expect(JSON.stringify(asRecord(service('postgres')['healthcheck'])['test'])).toContain('pg_isready');
+    expect(environment(service('postgres'))).toMatchObject({ POSTGRES_DB: 'orders' });
+    expect(commandText(service('nats'))).toMatch(/-js -sd \/data -m 8222/);
+    expect(JSON.stringify(asRecord(service('nats')['healthcheck'])['test'])).toContain('8222/healthz');
+    expect(environment(service('temporal'))).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });
+    expect(published(service('temporal'))).toContainEqual({ host: 7233, target: 7233 });
+    const setup = commandText(service('temporal-admin-tools'));
+    expect(setup).toContain('temporal operator search-attribute create');
+    for (const name of SEARCH_ATTRIBUTES) expect(setup).toContain(`--name ${name}`);
+    expect(Object.keys(asRecord(model['volumes']))).toEqual(expect.arrayContaining(['postgres-data', 'nats-data']));
+  });
+
+  it('refuses to render without JWT_SECRET (the :? guard), naming the variable', () => {
+    const result = runConfig(composeEnv({}));
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/JWT_SECRET/);
+    expect(result.stderr).toMatch(/set JWT_SECRET/);
+  });
+});
+
+describe('Dockerfile', () => {
+  const text = existsSync(DOCKERFILE) ? readFileSync(DOCKERFILE, 'utf8') : '';
+
+  it('builds on node:20-bookworm-slim in stages and runs unprivileged under an init', () => {
+    expect(text.match(/^FROM\s/gm)?.length ?? 0).toBeGreaterThanOrEqual(2);
+    expect(text).toMatch(/node:20-bookworm-slim/);
+    expect(text).toMatch(/npm install --no-audit --no-fund/);
+    expect(text).not.toMatch(/^\s*(RUN\b.*)?\bnpm ci\b/m);
+    expect(text).toMatch(/PRISMA_SCHEMA_ENGINE_BINARY=\/bin\/true/);
+    expect(text).toMatch(/npx prisma generate/);
+    expect(text).toMatch(/npx tsc -p tsconfig\.build\.json/);
+    expect(text).toMatch(/^USER (?!root)\S+/m);
+    expect(text).toMatch(/NODE_ENV=production/);
+    expect(text).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--"\]/m);
+    expect(text).toMatch(/^HEALTHCHECK [\s\S]*fetch\([\s\S]*\/healthz/m);
+    for (const dir of ['dist', 'prisma', 'contracts', 'node_modules']) {
+      expect(text, dir).toMatch(new RegExp(`^COPY --from=build .*/app/${dir} \\./${dir}$`, 'm'));
+    }
+  });
+
+  it("compose's role commands point at entry points that exist in src/", () => {
+    for (const entry of ['api/main', 'worker/main', 'events/relay-main']) {
+      expect(existsSync(join(ROOT, 'src', `${entry}.ts`)), `src/${entry}.ts (built to dist/${entry}.js)`).toBe(true);
+    }
+    expect(existsSync(join(ROOT, 'prisma', 'migrations'))).toBe(true);
+  });
+});
