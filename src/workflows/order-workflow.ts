@@ -1,5 +1,6 @@
 import {
   ActivityFailure,
+  allHandlersFinished,
   ApplicationFailure,
   condition,
   log,
@@ -650,7 +651,7 @@ export async function OrderWorkflow(input: OrderWorkflowInput): Promise<OrderVie
   });
 
   const result = await order.run();
-  // Let in-flight update handlers answer before the run closes.
-  await condition(() => true);
+  // Callers of amend/cancel updates still waiting get their answer before the run closes.
+  await condition(allHandlersFinished);
   return result;
 }

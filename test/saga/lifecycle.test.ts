@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cancelOrderUpdate, getOrderQuery, shipmentUpdateSignal } from '../../src/workflows/messages.js';
+import type { TestSystem } from '../support/system.js';
+import { createProduct, eventually, http, startSystem, stockOf } from '../support/system.js';
+import { expectReplays, handle, openAuthorizations, orderRow, placeOrder, untilStage } from './support.js';
+
+describe('order saga - outcomes', () => {
+  let system: TestSystem;
+  beforeAll(async () => {
+    system = await startSystem();
+  });
+  afterAll(async () => {
+    await system?.stop();
+  });
+
+  it('completes an order: dispatch captures the payment and commits the stock, delivery completes it', async () => {
+    const product = await createProduct(system, 5, 2500);
+    const { orderId } = await placeOrder(system, [{ productId: product.id, quantity: 2 }]);
+    const fulfilling = await untilStage(system, orderId, 'FULFILLING');
+    await handle(system, orderId).signal(shipmentUpdateSignal, { eventId: randomUUID(), status: 'shipped' });
+    await untilStage(system, orderId, 'SHIPPED');
+    await handle(system, orderId).signal(shipmentUpdateSignal, { eventId: randomUUID(), status: 'delivered' });
+    await untilStage(system, orderId, 'COMPLETED');
+
+    const row = await orderRow(system, orderId);
+    expect(row.payments.map((p) => `${p.kind}:${p.amount}`)).toEqual(['AUTHORIZATION:5000', 'CAPTURE:5000']);
+    expect(row.shipment?.id).toBe(fulfilling.shipment?.shipmentId);
+    expect(row.shipment?.status).toBe('DELIVERED');
+    expect(row.history.map((h) => h.toStage)).toEqual([
+      'PENDING',
+      'INVENTORY_RESERVED',
+      'PAYMENT_AUTHORIZED',
+      'CONFIRMED',
+      'FULFILLING',
+      'SHIPPED',
+      'COMPLETED',
+    ]);
+    expect(await stockOf(system, product.id)).toEqual({ onHand: 3, reserved: 0, available: 3 });
+    await expectReplays(system, orderId, 'completed');
+  });
+
+  it('cancels with OUT_OF_STOCK when a line cannot be reserved, holding nothing and charging nothing', async () => {
+    const plenty = await createProduct(system, 10);
+    const scarce = await createProduct(system, 1);
+    const { orderId } = await placeOrder(system, [
+      { productId: plenty.id, quantity: 3 },
+      { productId: scarce.id, quantity: 2 },
+    ]);
+    const view = await untilStage(system, orderId, 'CANCELLED');
+    expect(view.cancellationReason).toBe('OUT_OF_STOCK');
+    expect(await stockOf(system, plenty.id)).toEqual({ onHand: 10, reserved: 0, available: 10 });
+    expect(await stockOf(system, scarce.id)).toEqual({ onHand: 1, reserved: 0, available: 1 });
+    expect((await orderRow(system, orderId)).payments).toEqual([]);
+    await expectReplays(system, orderId, 'out-of-stock');
+  });
+
+  it('cancels with PAYMENT_FAILED on a declined card and releases the reservation', async () => {
+    const product = await createProduct(system, 4);
+    const { orderId } = await placeOrder(system, [{ productId: product.id, quantity: 4 }], {
+      paymentToken: 'tok_chargeDeclined',
+    });
+    const view = await untilStage(system, orderId, 'CANCELLED');
+    expect(view.cancellationReason).toBe('PAYMENT_FAILED');
+    const row = await orderRow(system, orderId);
+    expect(row.payments.map((p) => `${p.kind}:${p.status}:${p.failureCode}`)).toEqual([
+      'AUTHORIZATION:FAILED:card_declined',
+    ]);
+    expect(await stockOf(system, product.id)).toEqual({ onHand: 4, reserved: 0, available: 4 });
+    await expectReplays(system, orderId, 'payment-declined');
+  });
+
+  it('refuses to cancel after dispatch and tells the caller to start a return', async () => {
+    const product = await createProduct(system, 2);
+    const { orderId, token } = await placeOrder(system, [{ productId: product.id, quantity: 1 }]);
+    await untilStage(system, orderId, 'FULFILLING');
+    await handle(system, orderId).signal(shipmentUpdateSignal, { eventId: randomUUID(), status: 'shipped' });
+    await untilStage(system, orderId, 'SHIPPED');
+
+    const refused = await http(system, 'POST', `/v1/orders/${orderId}/cancel`, {
+      token,
+      body: { reason: 'CUSTOMER_REQUESTED' },
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.body.message).toMatch(/start a return/);
+    expect((await handle(system, orderId).query(getOrderQuery)).stage).toBe('SHIPPED');
+  });
+
+  it('treats a duplicate cancel update and a duplicate shipment signal as one', async () => {
+    const product = await createProduct(system, 3);
+    const first = await placeOrder(system, [{ productId: product.id, quantity: 1 }]);
+    await untilStage(system, first.orderId, 'FULFILLING');
+    const request = { requestId: 'cancel-once', reason: 'CUSTOMER_REQUESTED' as const };
+    const [a, b] = await Promise.all([
+      handle(system, first.orderId).executeUpdate(cancelOrderUpdate, { args: [request], updateId: 'cancel-once' }),
+      handle(system, first.orderId).executeUpdate(cancelOrderUpdate, { args: [request], updateId: 'cancel-once' }),
+    ]);
+    expect(a).toEqual(b);
+    const cancelled = await orderRow(system, first.orderId);
+    expect(cancelled.payments.filter((p) => p.kind === 'VOID')).toHaveLength(1);
+    expect(cancelled.history.filter((h) => h.toStage === 'CANCELLED')).toHaveLength(1);
+
+    const second = await placeOrder(system, [{ productId: product.id, quantity: 1 }]);
+    await untilStage(system, second.orderId, 'FULFILLING');
+    const shipped = { eventId: 'carrier-event-1', status: 'shipped' as const };
+    await handle(system, second.orderId).signal(shipmentUpdateSignal, shipped);
+    await handle(system, second.orderId).signal(shipmentUpdateSignal, shipped);
+    await untilStage(system, second.orderId, 'SHIPPED');
+    await eventually(async () => ((await openAuthorizations(system, second.orderId)) === 0 ? true : undefined));
+    const row = await orderRow(system, second.orderId);
+    expect(row.payments.filter((p) => p.kind === 'CAPTURE')).toHaveLength(1);
+    expect(await stockOf(system, product.id)).toEqual({ onHand: 2, reserved: 0, available: 2 });
+    await expectReplays(system, second.orderId);
+  });
+
+  it('never oversells: 50 concurrent orders for 10 units leave exactly 10 reserved', async () => {
+    const product = await createProduct(system, 10);
+    const orders = await Promise.all(
+      Array.from({ length: 50 }, () => placeOrder(system, [{ productId: product.id, quantity: 1 }]))
+    );
+    const views = await Promise.all(
+      orders.map(({ orderId }) =>
+        eventually(
+          async () => {
+            const view = await handle(system, orderId).query(getOrderQuery);
+            return view.stage === 'FULFILLING' || view.stage === 'CANCELLED' ? view : undefined;
+          },
+          90_000,
+          `order ${orderId} to settle`
+        )
+      )
+    );
+    const fulfilled = views.filter((v) => v.stage === 'FULFILLING');
+    expect(fulfilled).toHaveLength(10);
+    expect(views.filter((v) => v.cancellationReason === 'OUT_OF_STOCK')).toHaveLength(40);
+    expect(await stockOf(system, product.id)).toEqual({ onHand: 10, reserved: 10, available: 0 });
+  }, 120_000);
+});
