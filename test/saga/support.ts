@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { expect } from 'vitest';
 import type { Stage } from '../../src/domain/order.js';
@@ -77,13 +78,13 @@ export function gate(name: keyof ActivityMap) {
   let entered!: () => void;
   const reached = new Promise<void>((resolve) => (entered = resolve));
   const wrap = (real: ActivityMap): ActivityMap => {
-    const original = real[name] as (...args: unknown[]) => Promise<unknown>;
+    const activities = real as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
     return {
       ...real,
       [name]: async (...args: unknown[]) => {
         entered();
         await opened;
-        return original(...args);
+        return activities[name]!(...args);
       },
     };
   };
@@ -100,6 +101,6 @@ export async function expectReplays(system: TestSystem, orderId: string, fixture
   // The environment is read here only to let a developer refresh the recorded fixtures.
   if (fixtureName && process.env.RECORD_HISTORIES === '1') {
     mkdirSync(HISTORIES_DIR, { recursive: true });
-    writeFileSync(join(HISTORIES_DIR, `${fixtureName}.json`), JSON.stringify(history, null, 1));
+    writeFileSync(join(HISTORIES_DIR, `${fixtureName}.json`), historyToJSON(history));
   }
 }
