@@ -54,7 +54,7 @@ describe('database schema - prisma/schema.prisma agrees with the SQL migrations'
   beforeAll(async () => {
     await client.connect();
     columns = (
-      await client.query(
+      await client.query<{ table_name: string; column_name: string; data_type: string; is_nullable: string }>(
         `SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns
          WHERE table_schema = 'public' AND table_name <> 'schema_migrations' ORDER BY table_name, ordinal_position`
       )
