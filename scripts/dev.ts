@@ -11,6 +11,18 @@ import { provision } from './provision.js';
  * The whole system for a person at a keyboard: the Temporal dev server with its Web UI (workflows kept in
  * .data/temporal.db), migrations, a seeded catalog, the worker, the outbox relay and the API. Ctrl-C stops it all.
  */
+/** Stops what has started so far, newest first: Ctrl-C during start-up leaves nothing behind either. */
+const stops: (() => Promise<unknown>)[] = [];
+let stopping = false;
+async function shutdown(code: number) {
+  if (stopping) process.exit(130);
+  stopping = true;
+  for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
 async function main() {
   const config = loadConfig({ ...process.env, JWT_SECRET: devJwtSecret() });
   const logger = createLogger(config.LOG_LEVEL, 'dev');
@@ -28,20 +40,24 @@ async function main() {
     dbFile: join(DATA_DIR, 'temporal.db'),
     logFile: join(DATA_DIR, 'temporal.log'),
   });
+  stops.push(() => temporal.stop());
 
   // Loaded only now: they need the Prisma client that provisioning generated.
   const { openResources } = await import('../src/runtime.js');
   const { startApiServer } = await import('../src/api/server.js');
   const { createOrderWorker } = await import('../src/worker/worker.js');
   const { createRelay } = await import('../src/events/relay.js');
+  const { startConsumers } = await import('../src/events/consumers/index.js');
   const { createSimulatedGateway } = await import('../src/activities/payment-gateway.js');
   const { connectWorker } = await import('../src/temporal/connection.js');
   const { mintToken } = await import('../src/api/auth.js');
   const { seedCatalog } = await import('./lib/seed.js');
 
   const resources = await openResources(config, 'orders-dev');
+  stops.push(() => resources.close());
   const seeded = await seedCatalog(resources.db, resources.outbox);
   const workerConnection = await connectWorker(config.TEMPORAL_ADDRESS);
+  stops.push(() => workerConnection.close());
   const worker = await createOrderWorker({
     connection: workerConnection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -51,12 +67,20 @@ async function main() {
     gateway: createSimulatedGateway(resources.db),
   });
   const workerRun = worker.run();
+  stops.push(async () => {
+    worker.shutdown();
+    await workerRun;
+  });
   const relay = createRelay(resources.db, resources.js, logger, {
     pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
     retentionMs: config.OUTBOX_RETENTION,
   });
   relay.start();
+  stops.push(() => relay.stop());
+  const consumers = await startConsumers({ ...resources, config, logger });
+  stops.push(() => consumers.stop());
   const api = await startApiServer({ ...resources, config, logger });
+  stops.push(() => api.close());
 
   const token = await mintToken(config.JWT_SECRET!, 'operator', 'dev-operator');
   process.stdout.write(
@@ -73,26 +97,9 @@ async function main() {
       '',
     ].join('\n')
   );
-
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    logger.info('stopping');
-    await api.close().catch(() => undefined);
-    worker.shutdown();
-    await workerRun.catch(() => undefined);
-    await relay.stop();
-    await workerConnection.close();
-    await resources.close();
-    await temporal.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
 }
 
 main().catch((error: unknown) => {
   process.stderr.write(`dev: ${describeFailure(error)}\n`);
-  process.exit(1);
+  void shutdown(1);
 });
