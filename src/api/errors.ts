@@ -1,6 +1,8 @@
+import { ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ZodError } from 'zod';
+import { Prisma } from '../generated/prisma/client.js';
 
 /** Stable error codes: the `code` member of every problem document. Clients switch on these. */
 export const ErrorCode = {
@@ -50,6 +52,14 @@ export class ApiError extends Error {
   static conflict(code: ErrorCode, message: string) {
     return new ApiError(409, code, message);
   }
+
+  static unavailable() {
+    return new ApiError(
+      503,
+      ErrorCode.SERVICE_UNAVAILABLE,
+      'a service this request needs is unavailable; retry later (with the same Idempotency-Key)'
+    );
+  }
 }
 
 const TITLES: Record<number, string> = {
@@ -65,6 +75,9 @@ const TITLES: Record<number, string> = {
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
+
+/** Seconds a client should wait before retrying a 503. */
+export const RETRY_AFTER_S = 5;
 
 /** RFC 9457 problem document carrying the catalog Error fields (`code`, `message`, `details`). */
 export function problem(status: number, code: string, message: string, details: ErrorDetail[], instance: string) {
@@ -98,14 +111,50 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     let apiError: ApiError;
     if (error instanceof ApiError) apiError = error;
     else if (error instanceof ZodError) apiError = ApiError.validation('the request is invalid', zodDetails(error, ''));
+    else if (isDependencyUnavailable(error)) apiError = ApiError.unavailable();
     else apiError = fromHttpError(error);
     if (apiError.status >= 500) logger.error({ err: error, path: req.path }, 'request failed');
     if (res.headersSent) return;
+    if (apiError.status === 503) res.set('Retry-After', String(RETRY_AFTER_S));
     res
       .status(apiError.status)
       .type('application/problem+json')
       .json(problem(apiError.status, apiError.code, apiError.message, apiError.details, req.originalUrl));
   };
+}
+
+/** Prisma errors that mean "PostgreSQL cannot be reached right now", not "the query is wrong". */
+const UNREACHABLE_DB_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+const UNREACHABLE_DB_KINDS = new Set([
+  'DatabaseNotReachable',
+  'ConnectionClosed',
+  'SocketTimeout',
+  'TooManyConnections',
+  'TlsConnectionError',
+]);
+/** gRPC status codes of a Temporal call that may succeed when retried: DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE. */
+const RETRYABLE_GRPC_CODES = new Set([4, 8, 14]);
+
+/**
+ * Whether the error says a dependency (PostgreSQL or Temporal) is down or overloaded: the request was fine and may
+ * be retried, so the answer is 503 with Retry-After rather than a 500.
+ */
+export function isDependencyUnavailable(error: unknown): boolean {
+  if (error instanceof Prisma.PrismaClientInitializationError) return true;
+  if (error instanceof Prisma.PrismaClientKnownRequestError) {
+    if (UNREACHABLE_DB_CODES.has(error.code)) return true;
+    const cause = (error.meta?.driverAdapterError as { cause?: { kind?: string; code?: string } } | undefined)?.cause;
+    if (cause?.kind && UNREACHABLE_DB_KINDS.has(cause.kind)) return true;
+    // SQLSTATE class 08 (connection exception) and 57P0x (the server is shutting down or starting).
+    return cause?.kind === 'postgres' && /^(08|57P0)/.test(cause.code ?? '');
+  }
+  if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
+  if (error instanceof ServiceError) {
+    const code = (error.cause as { code?: unknown } | undefined)?.code;
+    // No gRPC status at all: the channel itself failed (closed connection, unreachable address).
+    return typeof code !== 'number' || RETRYABLE_GRPC_CODES.has(code);
+  }
+  return false;
 }
 
 /** body-parser and friends raise errors with `status` and `type`; keep their status, not their wording. */
