@@ -57,7 +57,10 @@ declare module 'express-serve-static-core' {
 
 const unauthenticated = (message: string) => new ApiError(401, ErrorCode.UNAUTHENTICATED, message);
 
-/** Bearer JWT (HS256, issuer and audience checked) or `X-API-Key`; with AUTH=off everyone is a local operator. */
+/**
+ * Bearer JWT (HS256, issuer and audience checked) or `X-API-Key`. Every 401 carries `WWW-Authenticate` (RFC 9110) and
+ * says nothing about which check failed. With AUTH=off (local demos only) every caller is an operator.
+ */
 export function authenticate(options: AuthOptions): RequestHandler {
   const keys = parseApiKeys(options.apiKeys);
   const secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : undefined;
@@ -70,7 +73,10 @@ export function authenticate(options: AuthOptions): RequestHandler {
     if (apiKey !== undefined) {
       const given = Buffer.from(apiKey);
       const match = keys.find(({ key }) => key.length === given.length && timingSafeEqual(key, given));
-      if (!match) return next(unauthenticated('the API key is not valid'));
+      if (!match) {
+        res.set('WWW-Authenticate', 'Bearer realm="flowmart"');
+        return next(unauthenticated('the API key is not valid'));
+      }
       req.principal = { role: match.role, subject: `api-key:${match.role}` };
       return next();
     }
