@@ -14,11 +14,13 @@ import type { OutboxWriter } from '../events/outbox.js';
 import { authenticate } from './auth.js';
 import { docsPage } from './docs.js';
 import { ApiError, ErrorCode, errorHandler, notFoundHandler } from './errors.js';
-import { idempotency } from './idempotency.js';
+import { idempotencyStore } from './idempotency.js';
 import { OrderService } from './order-service.js';
+import type { RouteEnv } from './route.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { fulfilmentRoutes } from './routes/fulfilment.js';
 import { orderRoutes } from './routes/orders.js';
+import { z } from 'zod';
 
 export interface ApiDeps {
   config: Config;
@@ -29,6 +31,24 @@ export interface ApiDeps {
   logger: Logger;
 }
 
+/** Set by the server when it starts shutting down: /readyz answers 503 and connections are not kept alive. */
+export interface ApiLifecycle {
+  draining: boolean;
+}
+
+/** Each readiness check gets this long; a dependency that hangs is as unready as one that refuses. */
+const READINESS_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error('timed out')), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /** A W3C trace context for the request: the caller's, or a new root. */
@@ -37,25 +57,118 @@ function traceparentFor(header: string | undefined): string {
   return `00-${randomUUID().replace(/-/g, '')}-${randomUUID().replace(/-/g, '').slice(0, 16)}-01`;
 }
 
+const DESCRIPTION = `Checkout as a durable Temporal saga. Money is in integer minor units with an ISO 4217 currency.
+
+**Authentication.** Send \`Authorization: Bearer <JWT>\` (HS256, issuer \`flowmart-orders\`, audience \`flowmart-api\`,
+claims \`sub\` and \`role\`: \`customer\` | \`operator\` | \`service\`; \`npm run token -- --role <role> [--sub <customerId>]\`
+prints one) or \`X-API-Key\` (keys from API_KEYS, one role each). A missing, invalid or expired credential is 401 with
+\`WWW-Authenticate\`. Customers see and change only their own orders: another customer's order answers 404, as if it did
+not exist; placing an order for another customerId is 403. Services update shipments and stock but do not place orders;
+operators may do everything. \`AUTH=off\` (local demos only, never in production) makes every caller an operator.
+
+**Placing an order.** \`POST /v1/orders\` starts the order's workflow and waits up to ORDER_CREATE_WAIT (default 3s) for
+the workflow to persist the order: 201 with the order, or 202 with \`Location\` when it has not yet (the worker is behind
+or down). \`GET\` on that location answers 202 until the order is persisted, then 200. \`Prefer: wait=N\` (N <= 30 seconds)
+holds the answer until the order is confirmed, backordered or cancelled. Prices come from the catalog: an unknown product,
+a \`price\` that differs from the catalog's, a product priced in another currency, an empty order or more than 50 lines
+are 422 with field-level \`errors\`.
+
+**Idempotency.** Every mutating route honours \`Idempotency-Key\` (8-255 characters of letters, digits, \`_ . : -\`),
+with Stripe's semantics: a retry with the same key and body returns the first response with \`Idempotent-Replayed: true\`;
+the same key with a different body is **422** IDEMPOTENCY_KEY_REUSED (Stripe answers 400; 422 because the request is
+well-formed but cannot be processed); a retry while the first request is still running is 409 IDEMPOTENCY_KEY_IN_USE.
+Only executed requests are remembered (2xx, 404, 409): a request refused by authentication or validation, or failed
+with a 5xx, leaves the key free to retry. Keys are scoped to the caller and expire after IDEMPOTENCY_KEY_TTL (default 24h).
+Amendments and cancellations use the key as the Temporal update id, so the order applies each at most once.
+
+**Errors** are RFC 9457 \`application/problem+json\` documents carrying the catalog Error fields \`code\` (stable, switch
+on it), \`message\` and \`details[]\`, plus \`errors[]\` with the field of each problem. 400: malformed JSON; 404: no
+such resource (or not yours); 409: the resource's state forbids the change; 413: body over 32 kB; 415: not JSON;
+422: invalid fields (unknown fields are rejected, not ignored); 429: rate limited; 503: a dependency is down, retry.
+No response ever carries a stack trace or an internal message.`;
+
 export function buildOpenApiDocument(registry: OpenAPIRegistry) {
-  registry.registerComponent('securitySchemes', 'BearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
-  registry.registerComponent('securitySchemes', 'ApiKeyAuth', { type: 'apiKey', in: 'header', name: 'X-API-Key' });
+  registry.registerComponent('securitySchemes', 'BearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'HS256 JWT with iss flowmart-orders, aud flowmart-api, sub and role claims',
+  });
+  registry.registerComponent('securitySchemes', 'ApiKeyAuth', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-API-Key',
+    description: 'A key from API_KEYS (role:key pairs), for services that cannot hold a JWT',
+  });
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
-    info: {
-      title: 'FlowMart Orders Service API',
-      version: '1.0.0',
-      description:
-        'Checkout as a durable Temporal saga. Money is in integer minor units with an ISO 4217 currency. ' +
-        'Errors are RFC 9457 problem documents carrying the catalog Error fields code, message and details.',
-    },
+    info: { title: 'FlowMart Orders Service API', version: '1.0.0', description: DESCRIPTION },
     servers: [{ url: '/' }],
+  });
+}
+
+const Health = z.object({ status: z.literal('ok') }).openapi('Health');
+const Readiness = z
+  .object({
+    status: z.enum(['ready', 'unavailable', 'draining']),
+    checks: z.object({ postgres: z.boolean(), nats: z.boolean(), temporal: z.boolean() }),
+  })
+  .openapi('Readiness');
+
+/** The operational endpoints are public and outside /v1, but part of the contract all the same. */
+function registerOperationalPaths(registry: OpenAPIRegistry) {
+  const common = { tags: ['operations'], security: [] };
+  registry.registerPath({
+    ...common,
+    method: 'get',
+    path: '/healthz',
+    operationId: 'Health',
+    summary: 'Liveness: the process serves HTTP',
+    responses: { 200: { description: 'Alive', content: { 'application/json': { schema: Health } } } },
+  });
+  registry.registerPath({
+    ...common,
+    method: 'get',
+    path: '/readyz',
+    operationId: 'Readiness',
+    summary: 'Readiness: PostgreSQL, NATS and Temporal answer within 2 s, and the server is not shutting down',
+    responses: {
+      200: { description: 'Ready', content: { 'application/json': { schema: Readiness } } },
+      503: { description: 'Not ready', content: { 'application/json': { schema: Readiness } } },
+    },
+  });
+  registry.registerPath({
+    ...common,
+    method: 'get',
+    path: '/metrics',
+    operationId: 'Metrics',
+    summary: 'Prometheus metrics',
+    responses: {
+      200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } },
+    },
+  });
+  registry.registerPath({
+    ...common,
+    method: 'get',
+    path: '/openapi.json',
+    operationId: 'OpenApiDocument',
+    summary: 'This document',
+    responses: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } } },
+  });
+  registry.registerPath({
+    ...common,
+    method: 'get',
+    path: '/docs',
+    operationId: 'Docs',
+    summary: 'This document for people',
+    responses: { 200: { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } },
   });
 }
 
 export function createApp(deps: ApiDeps) {
   const { config, db, temporal, nats, outbox, logger } = deps;
   const app = express();
+  const lifecycle: ApiLifecycle = { draining: false };
   const registry = new OpenAPIRegistry();
   const orders = new OrderService(db, temporal, config);
   const metrics = new Registry();
@@ -74,6 +187,7 @@ export function createApp(deps: ApiDeps) {
     res.locals.requestId = requestId && /^[\w.-]{1,128}$/.test(requestId) ? requestId : randomUUID();
     res.locals.traceparent = traceparentFor(req.get('traceparent'));
     res.set('X-Request-Id', res.locals.requestId as string);
+    if (lifecycle.draining) res.set('Connection', 'close');
     const stop = httpDuration.startTimer({ method: req.method });
     res.on('finish', () =>
       stop({ route: (req.route as { path?: string } | undefined)?.path ?? 'unmatched', status: res.statusCode })
@@ -90,30 +204,32 @@ export function createApp(deps: ApiDeps) {
       exposedHeaders: ['Location', 'X-Request-Id', 'Idempotent-Replayed'],
     })
   );
-  app.use(express.json({ limit: '32kb', strict: true, type: ['application/json', 'application/*+json'] }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    const checks = {
-      postgres: await db.$queryRaw`SELECT 1`.then(
+    const check = (probe: () => Promise<unknown>) =>
+      withTimeout(probe(), READINESS_TIMEOUT_MS).then(
         () => true,
         () => false
+      );
+    const deadline = Date.now() + READINESS_TIMEOUT_MS;
+    const [postgres, natsOk, temporalOk] = await Promise.all([
+      check(() => db.$queryRaw`SELECT 1`),
+      check(async () => {
+        if (nats.isClosed()) throw new Error('closed');
+        await nats.flush();
+      }),
+      check(() =>
+        temporal.connection.withDeadline(deadline, () => temporal.connection.workflowService.getSystemInfo({}))
       ),
-      nats:
-        !nats.isClosed() &&
-        (await nats.flush().then(
-          () => true,
-          () => false
-        )),
-      temporal: await temporal.connection.workflowService.getSystemInfo({}).then(
-        () => true,
-        () => false
-      ),
-    };
-    const ready = Object.values(checks).every(Boolean);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
+    ]);
+    const checks = { postgres, nats: natsOk, temporal: temporalOk };
+    const ready = postgres && natsOk && temporalOk && !lifecycle.draining;
+    res
+      .status(ready ? 200 : 503)
+      .json({ status: ready ? 'ready' : lifecycle.draining ? 'draining' : 'unavailable', checks });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.metrics());
@@ -136,15 +252,19 @@ export function createApp(deps: ApiDeps) {
       apiKeys: config.API_KEYS,
     })
   );
-  const idempotent = idempotency(db, config.IDEMPOTENCY_KEY_TTL);
-  v1.use((req, res, next) =>
-    ['POST', 'PUT', 'PATCH', 'DELETE'].includes(req.method) ? idempotent(req, res, next) : next()
-  );
-  orderRoutes(v1, registry, orders, db);
-  catalogRoutes(v1, registry, { db, outbox, orders });
-  fulfilmentRoutes(v1, registry, orders, db);
+  // Bodies are parsed only for authenticated callers.
+  v1.use(express.json({ limit: '32kb', strict: true, type: ['application/json', 'application/*+json'] }));
+  const routes: RouteEnv = {
+    router: v1,
+    registry,
+    idempotency: idempotencyStore(db, config.IDEMPOTENCY_KEY_TTL, logger),
+  };
+  orderRoutes(routes, orders, db);
+  catalogRoutes(routes, { db, outbox, orders });
+  fulfilmentRoutes(routes, orders, db);
   app.use('/v1', v1);
 
+  registerOperationalPaths(registry);
   const document = buildOpenApiDocument(registry);
   app.get('/openapi.json', (_req, res) => {
     res.json(document);
@@ -155,5 +275,5 @@ export function createApp(deps: ApiDeps) {
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
-  return { app, document, orders };
+  return { app, document, orders, lifecycle };
 }

@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
-import { ApiError, ErrorCode, zodDetails } from './errors.js';
-import { IdempotencyKeyHeader } from './schemas.js';
+import { ApiError, ErrorCode } from './errors.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
-    /** The client's Idempotency-Key scoped to the caller, or a fresh request id when none was sent. */
+    /**
+     * Identifies the operation to downstream systems (Temporal update ids, stock adjustment ids, shipment event ids):
+     * the client's Idempotency-Key scoped to the caller, or a fresh random id when none was sent.
+     */
     operationId?: string;
   }
 }
@@ -14,89 +17,121 @@ declare module 'express-serve-static-core' {
 /** A request still in flight after this long is taken to be abandoned (its process died) and may be retried. */
 const ABANDONED_AFTER_MS = 60_000;
 
-function bodyHash(method: string, path: string, body: unknown): string {
+/**
+ * Which answers are remembered for the key. Successes and business outcomes (404, 409) are, so a retry gets the same
+ * answer. Requests the API refused before doing anything (401, 403, 413, 415, 422) and server errors (5xx) are not:
+ * nothing happened, so the client may retry with the same key, corrected or later (Stripe: "results are only saved
+ * if an API endpoint started executing").
+ */
+export function isRemembered(status: number): boolean {
+  return (status >= 200 && status < 300) || status === 404 || status === 409;
+}
+
+/** JSON with object keys sorted, so `{a, b}` and `{b, a}` are the same request. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        )
+      : v
+  );
+}
+
+export function requestFingerprint(method: string, path: string, input: unknown): string {
   return createHash('sha256')
-    .update(JSON.stringify([method, path, body ?? null]))
+    .update(canonicalJson([method, path, input ?? null]))
     .digest('hex');
 }
 
+export interface IdempotencyStore {
+  /**
+   * Claims `key` for this request, or answers it: with the stored response (`Idempotent-Replayed: true`), 409 while
+   * the first request with the key is still running, 422 when the key was used for a different request. Returns
+   * whether the caller should go on and execute the request.
+   */
+  begin(req: Request, res: Response, key: string, input: unknown): Promise<'execute' | 'answered'>;
+}
+
 /**
- * Stripe-style idempotency for mutating routes: the first response for a key is stored and replayed to every
- * retry with the same body; the same key with another body is refused, and so is a retry while the first request
- * is still running. Server errors are not stored, so the client may retry them.
+ * Stripe-style idempotency for mutating routes. The key is claimed only once the request passed authentication,
+ * authorization and validation, and the response is stored before it is sent, so a retry that arrives right after
+ * it sees the stored answer. Keys are scoped to the caller and expire after `ttlMs`.
  */
-export function idempotency(db: Db, ttlMs: number): RequestHandler {
-  return async (req, res, next) => {
-    const header = req.get('idempotency-key');
-    const principal = `${req.principal?.role}:${req.principal?.subject}`;
-    if (header === undefined) {
-      req.operationId = `req:${res.locals.requestId as string}`;
-      return next();
-    }
-    const parsed = IdempotencyKeyHeader.safeParse(header);
-    if (!parsed.success) {
-      return next(
-        ApiError.validation('the Idempotency-Key header is invalid', zodDetails(parsed.error, 'Idempotency-Key'))
-      );
-    }
-    const key = parsed.data;
-    const hash = bodyHash(req.method, req.baseUrl + req.path, req.body);
-    const now = new Date();
-    const claimed = await db.$executeRaw`
-      INSERT INTO idempotency_keys (principal, key, method, path, body_hash, state, expires_at)
-      VALUES (${principal}, ${key}, ${req.method}, ${req.baseUrl + req.path}, ${hash}, 'IN_FLIGHT', ${new Date(now.getTime() + ttlMs)})
-      ON CONFLICT (principal, key) DO UPDATE SET
-        method = EXCLUDED.method, path = EXCLUDED.path, body_hash = EXCLUDED.body_hash, state = 'IN_FLIGHT',
-        response_status = NULL, response_headers = NULL, response_body = NULL, created_at = now(), expires_at = EXCLUDED.expires_at
-      WHERE idempotency_keys.expires_at < now()
-         OR (idempotency_keys.state = 'IN_FLIGHT' AND idempotency_keys.created_at < ${new Date(now.getTime() - ABANDONED_AFTER_MS)})`;
-    if (claimed === 0) {
-      const stored = await db.idempotencyKey.findUnique({ where: { principal_key: { principal, key } } });
-      if (!stored)
-        return next(ApiError.conflict(ErrorCode.IDEMPOTENCY_KEY_IN_USE, 'the Idempotency-Key is busy; retry'));
-      if (stored.bodyHash !== hash) {
-        return next(
-          new ApiError(422, ErrorCode.IDEMPOTENCY_KEY_REUSED, 'this Idempotency-Key was used for a different request')
-        );
+export function idempotencyStore(db: Db, ttlMs: number, logger: Logger): IdempotencyStore {
+  return {
+    async begin(req, res, key, input) {
+      const principal = `${req.principal?.role}:${req.principal?.subject}`;
+      const path = req.baseUrl + req.path;
+      const hash = requestFingerprint(req.method, path, input);
+      const now = Date.now();
+      const claimed = await db.$executeRaw`
+        INSERT INTO idempotency_keys (principal, key, method, path, body_hash, state, expires_at)
+        VALUES (${principal}, ${key}, ${req.method}, ${path}, ${hash}, 'IN_FLIGHT', ${new Date(now + ttlMs)})
+        ON CONFLICT (principal, key) DO UPDATE SET
+          method = EXCLUDED.method, path = EXCLUDED.path, body_hash = EXCLUDED.body_hash, state = 'IN_FLIGHT',
+          response_status = NULL, response_headers = NULL, response_body = NULL, created_at = now(), expires_at = EXCLUDED.expires_at
+        WHERE idempotency_keys.expires_at < now()
+           OR (idempotency_keys.state = 'IN_FLIGHT' AND idempotency_keys.created_at < ${new Date(now - ABANDONED_AFTER_MS)})`;
+      if (claimed === 0) {
+        const stored = await db.idempotencyKey.findUnique({ where: { principal_key: { principal, key } } });
+        // Released (the first request failed) between our insert and this read: the client should simply retry.
+        if (!stored) throw ApiError.conflict(ErrorCode.IDEMPOTENCY_KEY_IN_USE, 'the Idempotency-Key is busy; retry');
+        if (stored.bodyHash !== hash) {
+          throw new ApiError(
+            422,
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            'this Idempotency-Key was used for a different request; use a new key for a new request'
+          );
+        }
+        if (stored.state === 'IN_FLIGHT') {
+          throw ApiError.conflict(
+            ErrorCode.IDEMPOTENCY_KEY_IN_USE,
+            'a request with this Idempotency-Key is in progress; retry later'
+          );
+        }
+        const headers = (stored.responseHeaders ?? {}) as Record<string, string>;
+        res.set({ ...headers, 'Idempotent-Replayed': 'true' });
+        res.status(stored.responseStatus ?? 200).json(stored.responseBody);
+        return 'answered';
       }
-      if (stored.state === 'IN_FLIGHT') {
-        return next(
-          ApiError.conflict(ErrorCode.IDEMPOTENCY_KEY_IN_USE, 'a request with this Idempotency-Key is in progress')
-        );
-      }
-      const headers = (stored.responseHeaders ?? {}) as Record<string, string>;
-      res.set({ ...headers, 'Idempotent-Replayed': 'true' });
-      return res.status(stored.responseStatus ?? 200).json(stored.responseBody);
-    }
-    req.operationId = `key:${principal}:${key}`;
-    const json = res.json.bind(res);
-    res.json = (body: unknown) => {
-      const headers = Object.fromEntries(
-        ['location', 'content-type'].flatMap((name) => {
-          const value = res.get(name);
-          return value ? [[name, value]] : [];
-        })
-      );
-      const stored =
-        res.statusCode >= 500
-          ? db.idempotencyKey.delete({ where: { principal_key: { principal, key } } })
-          : db.idempotencyKey.update({
-              where: { principal_key: { principal, key } },
+
+      req.operationId = `key:${principal}:${key}`;
+      const send = res.json.bind(res);
+      res.json = (body: unknown) => {
+        // Once: an error while recording must not come back through this hook.
+        res.json = send;
+        const status = res.statusCode;
+        const where = { principal_key: { principal, key } };
+        const record = isRemembered(status)
+          ? db.idempotencyKey.update({
+              where,
               data: {
                 state: 'DONE',
-                responseStatus: res.statusCode,
-                responseHeaders: headers,
+                responseStatus: status,
+                responseHeaders: Object.fromEntries(
+                  ['location', 'content-type'].flatMap((name) => {
+                    const value = res.get(name);
+                    return value ? [[name, value]] : [];
+                  })
+                ),
                 responseBody: body as object,
               },
-            });
-      // The response waits for the record, so a retry that arrives right after it sees the stored answer.
-      stored.then(
-        () => json(body),
-        (error: unknown) => next(error)
-      );
-      return res;
-    };
-    next();
+            })
+          : db.idempotencyKey.deleteMany({ where: { principal, key } });
+        record.then(
+          () => send(body),
+          (error: unknown) => {
+            // The work is done (or failed) either way: answer the client truthfully. The key stays IN_FLIGHT and
+            // becomes claimable again after ABANDONED_AFTER_MS.
+            logger.error({ err: error, status }, 'could not record the idempotent response');
+            send(body);
+          }
+        );
+        return res;
+      };
+      return 'execute';
+    },
   };
 }
 

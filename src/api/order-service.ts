@@ -227,7 +227,9 @@ export class OrderService {
       staticSummary: `Order ${orderId}: ${lines.length} line(s), ${total} ${body.currency} minor units`,
       staticDetails: `Customer ${body.customerId}\n${lines.map((line) => `- ${line.quantity} x ${line.sku}`).join('\n')}`,
     });
-    const order = await this.waitForOrder(orderId, this.config.ORDER_CREATE_WAIT, () => true);
+    // The order exists from here on: if reading it back fails, the answer is 202 (it will be persisted), never an
+    // error that would free the Idempotency-Key for a retry that places a second order.
+    const order = await this.waitForOrder(orderId, this.config.ORDER_CREATE_WAIT, () => true).catch(() => undefined);
     return { orderId, ...(order ? { order } : {}) };
   }
 
@@ -246,6 +248,26 @@ export class OrderService {
     const row = await this.db.order.findUnique({ where: { id: orderId }, include: orderInclude });
     if (!row || !canSeeCustomer(principal, row.customerId)) throw ApiError.notFound(`order ${orderId}`);
     return toOrderDto(row);
+  }
+
+  /**
+   * The order, or `{}` when it is not persisted yet but its workflow runs (POST answered 202): the caller should poll.
+   * Missing, or another customer's, is 404.
+   */
+  async findOrder(orderId: string, principal: Principal): Promise<{ order?: Order }> {
+    const row = await this.db.order.findUnique({ where: { id: orderId }, include: orderInclude });
+    if (row) {
+      if (!canSeeCustomer(principal, row.customerId)) throw ApiError.notFound(`order ${orderId}`);
+      return { order: toOrderDto(row) };
+    }
+    try {
+      const description = await this.temporal.workflow.getHandle(orderWorkflowId(orderId)).describe();
+      const customerId = description.typedSearchAttributes.get(CustomerIdKey);
+      if (description.status.name === 'RUNNING' && customerId && canSeeCustomer(principal, customerId)) return {};
+    } catch (error) {
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+    }
+    throw ApiError.notFound(`order ${orderId}`);
   }
 
   async listOrders(

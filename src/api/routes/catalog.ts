@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
-import type { Router } from 'express';
 import { z } from 'zod';
 import { adjustStock, InsufficientStockError } from '../../activities/inventory.js';
 import type { Db } from '../../db/client.js';
@@ -8,6 +6,7 @@ import type { OutboxWriter } from '../../events/outbox.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { ApiError, ErrorCode } from '../errors.js';
 import type { OrderService } from '../order-service.js';
+import type { RouteEnv } from '../route.js';
 import { defineRoute } from '../route.js';
 import { AddInventory, InventoryStatus, Problem, Product, ProductCreate, UpdateInventory, Uuid } from '../schemas.js';
 
@@ -23,7 +22,7 @@ export interface CatalogDeps {
   orders: OrderService;
 }
 
-export function catalogRoutes(router: Router, registry: OpenAPIRegistry, { db, outbox, orders }: CatalogDeps): void {
+export function catalogRoutes(routes: RouteEnv, { db, outbox, orders }: CatalogDeps): void {
   async function inventoryStatus(productId: string) {
     const product = await db.product.findUnique({
       where: { id: productId },
@@ -67,8 +66,7 @@ export function catalogRoutes(router: Router, registry: OpenAPIRegistry, { db, o
   }
 
   defineRoute(
-    router,
-    registry,
+    routes,
     {
       method: 'post',
       path: '/products',
@@ -100,8 +98,7 @@ export function catalogRoutes(router: Router, registry: OpenAPIRegistry, { db, o
   );
 
   defineRoute(
-    router,
-    registry,
+    routes,
     {
       method: 'get',
       path: '/products',
@@ -130,8 +127,34 @@ export function catalogRoutes(router: Router, registry: OpenAPIRegistry, { db, o
   );
 
   defineRoute(
-    router,
-    registry,
+    routes,
+    {
+      method: 'get',
+      path: '/products/:productId',
+      operationId: 'GetProduct',
+      summary: 'One product with its available stock',
+      tags: ['catalog'],
+      roles: ['customer', 'operator', 'service'],
+      params: ProductIdParams,
+      responses: {
+        200: { description: 'The product', schema: Product },
+        404: { description: 'Unknown product', schema: Problem },
+      },
+    },
+    async ({ params }, _req, res) => {
+      const product = await db.product.findUnique({ where: { id: params.productId }, include: { inventory: true } });
+      if (!product) throw ApiError.notFound(`product ${params.productId}`);
+      const { inventory, ...fields } = product;
+      res.json({
+        ...fields,
+        available: inventory.reduce((total, row) => total + row.onHand - row.reserved, 0),
+        createdAt: product.createdAt.toISOString(),
+      });
+    }
+  );
+
+  defineRoute(
+    routes,
     {
       method: 'post',
       path: '/inventory',
@@ -159,8 +182,7 @@ export function catalogRoutes(router: Router, registry: OpenAPIRegistry, { db, o
   );
 
   defineRoute(
-    router,
-    registry,
+    routes,
     {
       method: 'put',
       path: '/inventory/:productId',
@@ -191,8 +213,7 @@ export function catalogRoutes(router: Router, registry: OpenAPIRegistry, { db, o
   );
 
   defineRoute(
-    router,
-    registry,
+    routes,
     {
       method: 'delete',
       path: '/inventory/:productId',
@@ -223,8 +244,7 @@ export function catalogRoutes(router: Router, registry: OpenAPIRegistry, { db, o
   );
 
   defineRoute(
-    router,
-    registry,
+    routes,
     {
       method: 'get',
       path: '/inventory',
@@ -247,8 +267,7 @@ export function catalogRoutes(router: Router, registry: OpenAPIRegistry, { db, o
   );
 
   defineRoute(
-    router,
-    registry,
+    routes,
     {
       method: 'get',
       path: '/inventory/:productId/status',

@@ -1,10 +1,9 @@
-import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
-import type { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { canSeeCustomer } from '../auth.js';
 import { ApiError } from '../errors.js';
 import type { OrderService } from '../order-service.js';
+import type { RouteEnv } from '../route.js';
 import { defineRoute } from '../route.js';
 import { Notification, Problem, ShipmentStatusUpdate, UserNotifications, Uuid } from '../schemas.js';
 
@@ -25,10 +24,9 @@ function toNotification(row: NotificationRow) {
 }
 
 /** Shipping updates from carriers and the customer's notification inbox. */
-export function fulfilmentRoutes(router: Router, registry: OpenAPIRegistry, orders: OrderService, db: Db): void {
+export function fulfilmentRoutes(routes: RouteEnv, orders: OrderService, db: Db): void {
   defineRoute(
-    router,
-    registry,
+    routes,
     {
       method: 'put',
       path: '/shipments/:shipmentId/status',
@@ -54,8 +52,7 @@ export function fulfilmentRoutes(router: Router, registry: OpenAPIRegistry, orde
   );
 
   defineRoute(
-    router,
-    registry,
+    routes,
     {
       method: 'get',
       path: '/users/:userId/notifications',
@@ -65,7 +62,10 @@ export function fulfilmentRoutes(router: Router, registry: OpenAPIRegistry, orde
       roles: ['customer', 'operator'],
       params: z.strictObject({ userId: Uuid }),
       query: z.strictObject({ status: z.enum(['unread', 'all']).default('all') }),
-      responses: { 200: { description: 'Notifications', schema: UserNotifications } },
+      responses: {
+        200: { description: 'Notifications', schema: UserNotifications },
+        404: { description: "Another customer's notifications", schema: Problem },
+      },
     },
     async ({ params, query }, req, res) => {
       if (!canSeeCustomer(req.principal!, params.userId)) throw ApiError.notFound(`user ${params.userId}`);
@@ -79,8 +79,7 @@ export function fulfilmentRoutes(router: Router, registry: OpenAPIRegistry, orde
   );
 
   defineRoute(
-    router,
-    registry,
+    routes,
     {
       method: 'get',
       path: '/notifications/:notificationId',

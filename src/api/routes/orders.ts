@@ -1,9 +1,9 @@
-import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
-import type { Request, Router } from 'express';
-import type { z } from 'zod';
+import type { Request } from 'express';
+import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { ApiError, ErrorCode } from '../errors.js';
 import type { OrderService, RequestContext } from '../order-service.js';
+import type { RouteEnv } from '../route.js';
 import { defineRoute } from '../route.js';
 import {
   Accepted,
@@ -39,20 +39,30 @@ function preferredWaitMs(req: Request): number | undefined {
   return match ? Math.min(Number(match[1]), MAX_PREFER_WAIT_S) * 1_000 : undefined;
 }
 
-export function orderRoutes(router: Router, registry: OpenAPIRegistry, orders: OrderService, db: Db): void {
+export function orderRoutes(routes: RouteEnv, orders: OrderService, db: Db): void {
   const notFound = { description: 'No such order (or not yours)', schema: Problem };
 
   defineRoute(
-    router,
-    registry,
+    routes,
     {
       method: 'post',
       path: '/orders',
       operationId: 'PlaceOrder',
       summary: 'Place an order: starts its OrderWorkflow',
       tags: ['orders'],
+      description:
+        'Waits up to ORDER_CREATE_WAIT for the workflow to persist the order: 201 with the order, else 202 with Location. ' +
+        'Prices come from the catalog: unknown products, a `price` differing from the catalog, a product in another ' +
+        'currency, no items or more than 50 lines are 422 with field-level errors. Customers order only for themselves (403).',
       roles: ['customer', 'operator'],
       body: OrderCreate,
+      headers: z.object({
+        Prefer: z.string().optional().openapi({
+          description:
+            'RFC 7240 `wait=N` (N <= 30): hold the answer until the order is confirmed, backordered or cancelled',
+          example: 'wait=10',
+        }),
+      }),
       idempotent: true,
       responses: {
         201: {
@@ -63,9 +73,9 @@ export function orderRoutes(router: Router, registry: OpenAPIRegistry, orders: O
         202: {
           description: 'The workflow started but had not persisted the order within ORDER_CREATE_WAIT; poll Location',
           schema: Accepted,
-          headers: { Location: 'The order URL' },
+          headers: { Location: 'The order URL: answers 202 until the order is persisted, then 200' },
         },
-        409: { description: 'Idempotency-Key in use', schema: Problem },
+        403: { description: 'A customer placing an order for another customer, or a service', schema: Problem },
       },
     },
     async ({ body }, req, res) => {
@@ -80,8 +90,7 @@ export function orderRoutes(router: Router, registry: OpenAPIRegistry, orders: O
   );
 
   defineRoute(
-    router,
-    registry,
+    routes,
     {
       method: 'get',
       path: '/orders',
@@ -90,6 +99,7 @@ export function orderRoutes(router: Router, registry: OpenAPIRegistry, orders: O
       tags: ['orders'],
       roles: ['customer', 'operator'],
       query: ListOrdersQuery,
+      description: 'Customers may only filter by their own customerId (403 otherwise).',
       responses: { 200: { description: 'A page of orders', schema: OrderList } },
     },
     async ({ query }, req, res) => {
@@ -98,8 +108,7 @@ export function orderRoutes(router: Router, registry: OpenAPIRegistry, orders: O
   );
 
   defineRoute(
-    router,
-    registry,
+    routes,
     {
       method: 'get',
       path: '/orders/:orderId',
@@ -108,21 +117,31 @@ export function orderRoutes(router: Router, registry: OpenAPIRegistry, orders: O
       tags: ['orders'],
       roles: ['customer', 'operator', 'service'],
       params: OrderIdParams,
-      responses: { 200: { description: 'The order', schema: Order }, 404: notFound },
+      responses: {
+        200: { description: 'The order', schema: Order },
+        202: {
+          description: 'Accepted by POST /v1/orders but not yet persisted by its workflow: poll again',
+          schema: Accepted,
+        },
+        404: notFound,
+      },
     },
     async ({ params }, req, res) => {
-      res.json(await orders.getOrder(params.orderId, req.principal!));
+      const found = await orders.findOrder(params.orderId, req.principal!);
+      if (found.order) res.json(found.order);
+      else
+        res.status(202).json({ orderId: params.orderId, status: 'accepted', location: `/v1/orders/${params.orderId}` });
     }
   );
 
   defineRoute(
-    router,
-    registry,
+    routes,
     {
       method: 'patch',
       path: '/orders/:orderId',
       operationId: 'UpdateOrder',
       summary: 'Update the order status: only `cancelled` is accepted from clients',
+      description: 'Other statuses are driven by the saga: 409 CONFLICT. `cancelled` cancels like POST .../cancel.',
       tags: ['orders'],
       roles: ['customer', 'operator'],
       params: OrderIdParams,
@@ -138,6 +157,8 @@ export function orderRoutes(router: Router, registry: OpenAPIRegistry, orders: O
       },
     },
     async ({ params, body }, req, res) => {
+      // Existence (and ownership) first, so a foreign or missing order is 404 whatever the body says.
+      await orders.getOrder(params.orderId, req.principal!);
       if (body.status !== 'cancelled') {
         throw ApiError.conflict(
           ErrorCode.CONFLICT,
@@ -149,8 +170,7 @@ export function orderRoutes(router: Router, registry: OpenAPIRegistry, orders: O
   );
 
   defineRoute(
-    router,
-    registry,
+    routes,
     {
       method: 'post',
       path: '/orders/:orderId/amendments',
@@ -173,8 +193,7 @@ export function orderRoutes(router: Router, registry: OpenAPIRegistry, orders: O
   );
 
   defineRoute(
-    router,
-    registry,
+    routes,
     {
       method: 'post',
       path: '/orders/:orderId/cancel',
@@ -197,8 +216,7 @@ export function orderRoutes(router: Router, registry: OpenAPIRegistry, orders: O
   );
 
   defineRoute(
-    router,
-    registry,
+    routes,
     {
       method: 'get',
       path: '/orders/:orderId/events',
@@ -231,8 +249,7 @@ export function orderRoutes(router: Router, registry: OpenAPIRegistry, orders: O
   );
 
   defineRoute(
-    router,
-    registry,
+    routes,
     {
       method: 'get',
       path: '/orders/:orderId/payment',
