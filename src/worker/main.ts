@@ -1,5 +1,6 @@
 import { releaseExpiredReservations } from '../activities/inventory.js';
 import { createSimulatedGateway } from '../activities/payment-gateway.js';
+import { startConsumers } from '../events/consumers/index.js';
 import { runProcess } from '../process.js';
 import { openResources } from '../runtime.js';
 import { connectWorker } from '../temporal/connection.js';
@@ -23,9 +24,11 @@ runProcess('worker', async (config, logger) => {
     );
   }, config.RESERVATION_SWEEP_INTERVAL);
   const running = worker.run();
+  const consumers = await startConsumers({ ...resources, config, logger });
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
   return async () => {
     clearInterval(sweeper);
+    await consumers.stop();
     worker.shutdown();
     await running;
     await connection.close();

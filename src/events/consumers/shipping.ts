@@ -1,0 +1,65 @@
+import type { Client } from '@temporalio/client';
+import type { Db } from '../../db/client.js';
+import type { ShipmentUpdateStatus } from '../../workflows/messages.js';
+import { shipmentUpdateSignal } from '../../workflows/messages.js';
+import type { CloudEvent } from '../envelope.js';
+import { processOnce } from '../inbox.js';
+import type { InboundHandler } from './runner.js';
+import { PoisonMessageError } from './runner.js';
+import { signalOrder } from './signal.js';
+
+export const SHIPPING_CONSUMER = 'orders-service-shipping';
+
+export const SHIPMENT_STATUS_OF: Readonly<Record<string, ShipmentUpdateStatus>> = {
+  ShipmentDispatched: 'shipped',
+  ShipmentInTransit: 'in_transit',
+  ShipmentDelivered: 'delivered',
+  DeliveryFailed: 'failed',
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Carrier updates: each becomes a shipment-update signal to the order's workflow, which decides what it means
+ * (dispatch captures the payment, delivery completes the order). Our own CreateShipment and CancelShipment
+ * commands travel on the same subject and are skipped by source.
+ */
+export function shippingConsumer(deps: { db: Db; temporal: Client }) {
+  /** The shipment we issued decides the order; a carrier id we never issued falls back to the orderId. */
+  async function orderOf(data: { shipmentId: string; orderId: string }): Promise<string> {
+    const shipment = UUID.test(data.shipmentId)
+      ? await deps.db.shipment.findUnique({ where: { id: data.shipmentId }, select: { orderId: true } })
+      : null;
+    if (shipment) {
+      if (shipment.orderId !== data.orderId) {
+        throw new PoisonMessageError(
+          `shipment ${data.shipmentId} belongs to order ${shipment.orderId}, not ${data.orderId}`
+        );
+      }
+      return shipment.orderId;
+    }
+    const order = await deps.db.order.findUnique({ where: { id: data.orderId }, select: { id: true } });
+    if (!order) throw new PoisonMessageError(`unknown shipment ${data.shipmentId} and order ${data.orderId}`);
+    return order.id;
+  }
+
+  const handler: InboundHandler = {
+    name: SHIPPING_CONSUMER,
+    context: 'shipping',
+    types: Object.keys(SHIPMENT_STATUS_OF),
+    async handle(event: CloudEvent, delivery) {
+      const data = event.data as { shipmentId: string; orderId: string };
+      const status = SHIPMENT_STATUS_OF[event.type]!;
+      const orderId = await orderOf(data);
+      let finished = false;
+      const applied = await processOnce(deps.db, delivery.consumer, event.id, async () => {
+        finished = !(await signalOrder(deps.temporal, orderId, shipmentUpdateSignal, { eventId: event.id, status }));
+      });
+      if (finished) {
+        delivery.logger.info({ eventId: event.id, orderId, status }, 'shipment update for a finished order; ignored');
+      }
+      return applied ? 'applied' : 'duplicate';
+    },
+  };
+  return handler;
+}
