@@ -8,6 +8,12 @@ export interface RelayOptions {
   pollIntervalMs: number;
   /** Published rows older than this are deleted; the stream keeps its own copy. */
   retentionMs: number;
+  /**
+   * A batch stops publishing after this long and commits what went out. Publishing happens inside the claiming
+   * transaction (60 s timeout); if that transaction expired mid-batch, its advisory locks would be released while
+   * this relay was still publishing, and a second relay could overtake it on the same aggregate.
+   */
+  publishBudgetMs?: number;
 }
 
 interface OutboxRow {
@@ -20,16 +26,33 @@ interface OutboxRow {
 }
 
 /**
+ * Errors that say NATS itself is unreachable rather than that this message was refused: the rest of the batch
+ * would only wait out the same timeout, row after row.
+ */
+function isTransportFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (['TimeoutError', 'ClosedConnectionError', 'ConnectionError', 'DrainingConnectionError'].includes(error.name)) {
+    return true;
+  }
+  return error.name === 'RequestError' && /disconnect/i.test(error.message);
+}
+
+/**
  * Publishes outbox rows to JetStream in order per aggregate (order or product), with `Nats-Msg-Id` = event id.
  *
  * Several relays may run at once: a relay takes a transaction-scoped advisory lock per aggregate, so each
  * aggregate's events go out through one relay at a time, in `seq` order. A row is marked published only after
  * JetStream acknowledged it; if a relay dies in between, the next one re-publishes the row and the stream's
  * duplicate window (or the consumer's inbox) drops the copy. A failed publish stops that aggregate's batch, so a
- * later event never overtakes an earlier one.
+ * later event never overtakes an earlier one; a NATS outage stops the whole batch.
+ *
+ * `seq` order is commit order per aggregate because the outbox insert trigger (migration
+ * 20261122000000_outbox_commit_order) takes that aggregate's lock and draws `seq` under it: without that, two
+ * transactions for one product could commit out of `seq` order and the later event would be published first.
  */
 export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options: RelayOptions) {
   const batchSize = options.batchSize ?? 200;
+  const publishBudgetMs = options.publishBudgetMs ?? 20_000;
   let running = false;
   let stopped: Promise<void> = Promise.resolve();
   let lastPrune = 0;
@@ -37,22 +60,29 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
   async function publishBatch(): Promise<number> {
     return db.$transaction(
       async (tx) => {
+        const locked = await tx.$queryRaw<{ aggregate_id: string }[]>`
+          SELECT a.aggregate_id FROM (
+            SELECT aggregate_id, min(seq) AS first_seq FROM outbox WHERE published_at IS NULL
+            GROUP BY aggregate_id ORDER BY first_seq LIMIT ${batchSize}) a
+          WHERE pg_try_advisory_xact_lock(hashtextextended(a.aggregate_id, 0))`;
+        if (locked.length === 0) return 0;
+        // Read the rows in a second statement, i.e. a snapshot taken after the locks were granted: the first
+        // statement's snapshot may predate the commit of the relay that held a lock a moment ago, and would show
+        // its rows as unpublished, to be published a second time.
         const rows = await tx.$queryRaw<OutboxRow[]>`
-          SELECT o.seq, o.id, o.aggregate_id, o.subject, o.envelope, o.headers FROM outbox o
-          WHERE o.published_at IS NULL
-            AND o.aggregate_id IN (
-              SELECT a.aggregate_id FROM (
-                SELECT aggregate_id, min(seq) AS first_seq FROM outbox WHERE published_at IS NULL
-                GROUP BY aggregate_id ORDER BY first_seq LIMIT ${batchSize}) a
-              WHERE pg_try_advisory_xact_lock(hashtextextended(a.aggregate_id, 0)))
-          ORDER BY o.seq LIMIT ${batchSize}`;
+          SELECT seq, id, aggregate_id, subject, envelope, headers FROM outbox
+          WHERE published_at IS NULL AND aggregate_id = ANY(${locked.map((row) => row.aggregate_id)})
+          ORDER BY seq LIMIT ${batchSize}`;
         const published: bigint[] = [];
         const blocked = new Set<string>();
+        const deadline = Date.now() + publishBudgetMs;
         for (const row of rows) {
           if (blocked.has(row.aggregate_id)) continue;
+          if (Date.now() > deadline) break;
           try {
             const h = natsHeaders();
             for (const [name, value] of Object.entries(row.headers ?? {})) h.set(name, value);
+            // A duplicate ack means an earlier attempt got there (within the window): that is success too.
             await js.publish(row.subject, JSON.stringify(row.envelope), { msgID: row.id, headers: h, timeout: 5_000 });
             published.push(row.seq);
           } catch (error) {
@@ -60,6 +90,7 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
             await tx.$executeRaw`
               UPDATE outbox SET attempts = attempts + 1, last_error = ${String(error)} WHERE seq = ${row.seq}`;
             logger.warn({ eventId: row.id, subject: row.subject, err: String(error) }, 'publish failed; will retry');
+            if (isTransportFailure(error)) break;
           }
         }
         if (published.length > 0) {
