@@ -12,7 +12,8 @@ import { claimStep } from './step.js';
 export interface HoldStockInput extends StepInput {
   /** What the order should hold after this step, per product; products left out are released. */
   lines: { productId: string; quantity: number }[];
-  holdMs: number;
+  /** How long an unconfirmed order may hold the stock; null once confirmed (it is then held until dispatch). */
+  holdMs: number | null;
 }
 
 export type HeldStock = Record<string, number>;
@@ -100,7 +101,7 @@ export function createInventoryActivities(db: Db, outbox: OutboxWriter) {
       orderBy: [{ productId: 'asc' }, { warehouseId: 'asc' }],
     });
     const changes: StockChange[] = [];
-    const expiresAt = new Date(Date.now() + input.holdMs);
+    const expiresAt = input.holdMs === null ? null : new Date(Date.now() + input.holdMs);
     // Releases first, so an amendment that moves units between lines can use what it frees.
     for (const reservation of reservations) {
       const wanted = target.get(reservation.productId) ?? 0;
@@ -159,7 +160,7 @@ export function createInventoryActivities(db: Db, outbox: OutboxWriter) {
     async releaseStock(input: StepInput): Promise<HeldStock> {
       return db.$transaction(async (tx) => {
         if (await claimStep(tx, input.orderId, input.seq)) {
-          await publish(tx, await applyHold(tx, { ...input, lines: [], holdMs: 0 }), input);
+          await publish(tx, await applyHold(tx, { ...input, lines: [], holdMs: null }), input);
         }
         return heldStock(tx, input.orderId);
       });

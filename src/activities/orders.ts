@@ -152,9 +152,21 @@ export function createOrderActivities(db: Db, outbox: OutboxWriter) {
       });
     },
 
+    /** Confirms only an order whose stock is still held: the sweeper may have released an expired hold. */
     async confirmOrder(change: StepInput): Promise<void> {
       await step(change, async (tx) => {
         const { revision } = await tx.order.findUniqueOrThrow({ where: { id: change.orderId } });
+        const missing = await tx.$queryRaw<{ product_id: string }[]>`
+          SELECT i.product_id FROM order_items i
+          LEFT JOIN reservations r ON r.order_id = i.order_id AND r.product_id = i.product_id AND r.status = 'HELD'
+          WHERE i.order_id = ${change.orderId}::uuid
+          GROUP BY i.product_id, i.quantity HAVING coalesce(sum(r.quantity), 0) < i.quantity`;
+        if (missing.length > 0) {
+          throw ApplicationFailure.nonRetryable(
+            'the stock hold expired before confirmation',
+            ActivityErrorType.ReservationExpired
+          );
+        }
         await recordTransition(tx, { ...change, to: Stage.CONFIRMED }, revision);
         // A confirmed order keeps its stock until it ships: the 15-minute hold is for unconfirmed checkouts.
         await tx.reservation.updateMany({

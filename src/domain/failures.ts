@@ -8,6 +8,7 @@ export const ActivityErrorType = {
   PaymentDeclined: 'PaymentDeclined',
   PaymentGatewayUnavailable: 'PaymentGatewayUnavailable',
   OrderNotFound: 'OrderNotFound',
+  ReservationExpired: 'ReservationExpired',
   NotificationFailed: 'NotificationFailed',
 } as const;
 export type ActivityErrorType = (typeof ActivityErrorType)[keyof typeof ActivityErrorType];

@@ -166,7 +166,7 @@ class OrderProcess {
           this.state.heldStock = await steps.holdStock({
             ...this.next(),
             lines: this.state.lines,
-            holdMs: this.input.timings.reservationHoldMs,
+            holdMs: this.reservationHold(),
           });
           await this.transition(Stage.INVENTORY_RESERVED);
           return undefined;
@@ -203,8 +203,24 @@ class OrderProcess {
   }
 
   private async confirm(): Promise<void> {
-    await steps.confirmOrder(this.next());
+    try {
+      await steps.confirmOrder(this.next());
+    } catch (error) {
+      if (failureType(error) !== ActivityErrorType.ReservationExpired) throw error;
+      // The hold lapsed (a slow payment, a paused worker): take the stock again, or give up if it is gone.
+      await this.holdAgain();
+      await steps.confirmOrder(this.next());
+    }
     this.setStage(Stage.CONFIRMED);
+  }
+
+  private async holdAgain(): Promise<void> {
+    try {
+      this.state.heldStock = await steps.holdStock({ ...this.next(), lines: this.state.lines, holdMs: null });
+    } catch (error) {
+      if (failureType(error) !== ActivityErrorType.OutOfStock) throw error;
+      throw new StopOrder('OUT_OF_STOCK');
+    }
   }
 
   private async requestShipment(): Promise<void> {
@@ -336,6 +352,11 @@ class OrderProcess {
     await condition(() => this.operatorRetries > retriesBefore);
   }
 
+  /** The catalog's hold applies until confirmation; a confirmed order keeps its stock until dispatch. */
+  private reservationHold(): number | null {
+    return this.state.stage === Stage.CONFIRMED ? null : this.input.timings.reservationHoldMs;
+  }
+
   // ---- payments ----
 
   private paymentStep(key: string, amount: number) {
@@ -410,7 +431,7 @@ class OrderProcess {
         this.state.heldStock = await steps.holdStock({
           ...this.next(),
           lines,
-          holdMs: this.input.timings.reservationHoldMs,
+          holdMs: this.reservationHold(),
         });
       } catch (error) {
         if (failureType(error) !== ActivityErrorType.OutOfStock) throw error;
@@ -431,7 +452,7 @@ class OrderProcess {
           this.state.heldStock = await steps.holdStock({
             ...this.next(),
             lines: previousLines,
-            holdMs: this.input.timings.reservationHoldMs,
+            holdMs: this.reservationHold(),
           });
         }
         throw ApplicationFailure.create({
