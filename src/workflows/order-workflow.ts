@@ -102,6 +102,7 @@ class OrderProcess {
   private readonly seenShipmentEvents = new Set<string>();
   private readonly shipmentEvents: ShipmentUpdateInput[] = [];
   private restockNoticed = false;
+  private dispatching = false;
   private lastCause: string;
 
   constructor(private readonly input: OrderWorkflowInput) {
@@ -257,6 +258,8 @@ class OrderProcess {
   }
 
   private async dispatch(): Promise<void> {
+    // From here on the parcel has left: a cancellation arriving now is answered "start a return".
+    this.dispatching = true;
     const payment = this.state.payment!;
     const captureId = await steps.capturePayment({
       ...this.paymentStep(`capture:${payment.paymentId}`, payment.amount),
@@ -465,6 +468,8 @@ class OrderProcess {
     this.state.revision += 1;
     this.state.lines = lines;
     this.state.totalAmount = total;
+    // A backordered order may fit the stock with its new lines: try again now rather than at the next restock.
+    if (this.state.stage === Stage.BACKORDERED) this.restockNoticed = true;
     await steps.applyAmendment({
       ...this.next(),
       lines,
@@ -493,7 +498,7 @@ class OrderProcess {
 
   cancelRefusal(request: CancelOrderInput): string | undefined {
     if (this.cancelRequest || this.cancelled) return undefined;
-    if (!canCancel(this.state.stage)) {
+    if (!canCancel(this.state.stage) || this.dispatching) {
       return `the order was dispatched (stage ${this.state.stage}); start a return instead`;
     }
     if (!['CUSTOMER_REQUESTED', 'PAYMENT_FAILED', 'OUT_OF_STOCK', 'FRAUD'].includes(request.reason)) {
@@ -534,8 +539,9 @@ class OrderProcess {
 
   // ---- plumbing ----
 
+  /** The next carrier update; before dispatch a cancellation request also ends the wait. */
   private async nextShipmentEvent(timeoutMs: number | undefined) {
-    const arrived = () => this.shipmentEvents.length > 0 || this.cancelRequest !== undefined;
+    const arrived = () => this.shipmentEvents.length > 0 || (this.cancelRequest !== undefined && !this.dispatching);
     if (timeoutMs === undefined) await condition(arrived);
     else await condition(arrived, timeoutMs);
     return this.shipmentEvents.shift()?.status;

@@ -56,6 +56,32 @@ describe('order saga - cancellation at every stage before dispatch', () => {
   }
 });
 
+describe('order saga - cancellation racing dispatch', () => {
+  it('refuses a cancellation that arrives while the parcel is being dispatched, and ships', async () => {
+    const capturing = gate('capturePayment');
+    const system = await startSystem({ activities: capturing.wrap });
+    try {
+      const product = await createProduct(system, 2);
+      const { orderId, token } = await placeOrder(system, [{ productId: product.id, quantity: 1 }]);
+      await untilStage(system, orderId, 'FULFILLING');
+      await handle(system, orderId).signal(shipmentUpdateSignal, { eventId: randomUUID(), status: 'shipped' });
+      await capturing.reached;
+      const refused = await http(system, 'POST', `/v1/orders/${orderId}/cancel`, {
+        token,
+        body: { reason: 'CUSTOMER_REQUESTED' },
+      });
+      expect(refused.status).toBe(409);
+      expect(refused.body.message).toMatch(/start a return/);
+      capturing.open();
+      await untilStage(system, orderId, 'SHIPPED');
+      expect(await stockOf(system, product.id)).toEqual({ onHand: 1, reserved: 0, available: 1 });
+    } finally {
+      capturing.open();
+      await system.stop();
+    }
+  });
+});
+
 /**
  * The confirmation notice is sent outside the saga's lock: holding it parks the order at PAYMENT_AUTHORIZED while
  * amendments and cancellations can still run (a step holding the lock would make them wait, by design).
