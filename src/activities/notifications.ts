@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { Db } from '../db/client.js';
 import { uuidFromKey } from '../events/envelope.js';
 import type { OutboxWriter } from '../events/outbox.js';
@@ -51,6 +51,8 @@ export function createNotificationActivities(db: Db, outbox: OutboxWriter, adapt
       const message = `Order ${input.orderId}: ${title.toLowerCase()}.${input.details ? ` ${input.details}` : ''}`;
       let failed = 0;
       for (const adapter of adapters) {
+        // Providers can be slow; a heartbeat per channel lets Temporal notice a stuck delivery early.
+        heartbeat(adapter.channel);
         const key = `${input.idempotencyKey}:${adapter.channel}`;
         const already = await db.notification.findUnique({ where: { idempotencyKey: key } });
         if (already?.status === 'sent') continue;

@@ -66,6 +66,7 @@ const payments = proxyActivities<Activities>({
 // Notifications are best effort: a few tries, and a failure never fails the order.
 const notifications = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
+  heartbeatTimeout: '10s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3 },
 });
 

@@ -162,6 +162,24 @@ describe('order saga - faults', () => {
     }
   });
 
+  it('completes the order although every notification channel keeps failing', async () => {
+    const mute = (real: ActivityMap): ActivityMap => ({
+      ...real,
+      notifyCustomer: () =>
+        Promise.reject(ApplicationFailure.retryable('SMTP relay refused the connection', 'NotificationFailed')),
+    });
+    const system = await startSystem({ activities: mute });
+    try {
+      const product = await createProduct(system, 1);
+      const { orderId } = await placeOrder(system, [{ productId: product.id, quantity: 1 }]);
+      await untilStage(system, orderId, 'FULFILLING');
+      await handle(system, orderId).signal(shipmentUpdateSignal, { eventId: randomUUID(), status: 'delivered' });
+      await untilStage(system, orderId, 'COMPLETED');
+    } finally {
+      await system.stop();
+    }
+  });
+
   it('finishes the saga on a second worker after the first is stopped mid-saga (no workflow cache)', async () => {
     const system = await startSystem({ worker: { maxCachedWorkflows: 0 } });
     try {
