@@ -159,6 +159,7 @@ describe('order saga - amendments', () => {
       const amended = await eventually(async () => {
         const events = await amendable.resources.db.outbox.findMany({
           where: { aggregateId: order.orderId, type: 'OrderAmended' },
+          orderBy: { seq: 'asc' },
         });
         return events.length === 3 ? events : undefined;
       });
