@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ApiDeps } from './app.js';
 import { createApp } from './app.js';
@@ -23,6 +23,13 @@ export async function startApiServer(deps: ApiDeps, port = deps.config.PORT): Pr
   });
   // Keep-alive sockets must not hold shutdown open longer than a request takes.
   server.keepAliveTimeout = 5_000;
+  // A request that was already running when shutdown began leaves its socket idle when it ends: close it then,
+  // rather than after keepAliveTimeout.
+  server.on('request', (_req, res: ServerResponse) => {
+    res.on('finish', () => {
+      if (lifecycle.draining) setImmediate(() => server.closeIdleConnections());
+    });
+  });
   let closing: Promise<void> | undefined;
   return {
     port: (server.address() as AddressInfo).port,
