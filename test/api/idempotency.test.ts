@@ -171,6 +171,7 @@ describe('Idempotency-Key (Stripe semantics)', () => {
       const replay = await api<Order>(extra.system, 'POST', '/v1/orders', request);
       expect(replay).toMatchObject({ status: 202, body: answered.body });
       expect(replay.headers.get('idempotent-replayed')).toBe('true');
+      await system.resources.temporal.workflow.getHandle(`order-${answered.body.orderId}`).terminate('test done');
     } finally {
       await extra.close();
     }

@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo, Socket } from 'node:net';
+import { createServer } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb } from '../../src/db/client.js';
+import type { OutboxWriter } from '../../src/events/outbox.js';
+import { freePort } from '../../scripts/lib/temporal-server.js';
+import type { TestSystem } from '../support/system.js';
+import { createProduct, orderBody, startSystem, stockOf } from '../support/system.js';
+import { api, expectNoInternals, expectProblem, startExtraApi } from './support.js';
+
+/** A Temporal client whose connection is already closed: every call fails at once. */
+async function closedTemporal(address: string): Promise<Client> {
+  const connection = await Connection.connect({ address });
+  await connection.close();
+  return new Client({ connection });
+}
+
+describe('API under failing dependencies, and shutdown', () => {
+  let system: TestSystem;
+  beforeAll(async () => {
+    system = await startSystem();
+  });
+  afterAll(async () => {
+    await system?.stop();
+  });
+
+  it('answers 503 without internals when Temporal is unreachable, and leaves the Idempotency-Key free', async () => {
+    const broken = await startExtraApi(system, { temporal: await closedTemporal(system.config.TEMPORAL_ADDRESS) });
+    try {
+      const product = await createProduct(system, 5);
+      const customerId = randomUUID();
+      const token = await system.tokens.customer(customerId);
+      const request = {
+        token,
+        body: orderBody(customerId, [{ productId: product.id, quantity: 1 }]),
+        headers: { 'idempotency-key': `resilience-${randomUUID()}` },
+      };
+      const failed = await api(broken.system, 'POST', '/v1/orders', request);
+      expectProblem(failed, 503, 'SERVICE_UNAVAILABLE');
+      expect(failed.headers.get('retry-after')).toMatch(/^\d+$/);
+      expectNoInternals(failed);
+
+      const readiness = await api(broken.system, 'GET', '/readyz');
+      expect(readiness).toMatchObject({
+        status: 503,
+        body: { status: 'unavailable', checks: { postgres: true, nats: true, temporal: false } },
+      });
+
+      // Nothing was stored for the key: the retry against a healthy API places the order.
+      const retried = await api(system, 'POST', '/v1/orders', request);
+      expect(retried.status).toBe(201);
+      expect(retried.headers.get('idempotent-replayed')).toBeNull();
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('reports not ready within the deadline when Temporal accepts connections but never answers', async () => {
+    // A blackhole: TCP connects, HTTP/2 never starts. (A refused port would do too, but the SDK's retry timers
+    // then outlive the request and throw once the connection is closed.)
+    const sockets = new Set<Socket>();
+    const blackhole = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
+    const nowhere = Connection.lazy({ address: `127.0.0.1:${(blackhole.address() as AddressInfo).port}` });
+    const lost = await startExtraApi(system, { temporal: new Client({ connection: nowhere }) });
+    try {
+      const started = Date.now();
+      const readiness = await api(lost.system, 'GET', '/readyz');
+      expect(readiness).toMatchObject({
+        status: 503,
+        body: { status: 'unavailable', checks: { temporal: false, postgres: true, nats: true } },
+      });
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await lost.close();
+      await nowhere.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => blackhole.close(resolve));
+    }
+  });
+
+  it('answers 503 without internals when PostgreSQL is unreachable', async () => {
+    const db = createDb(`postgresql://postgres@127.0.0.1:${await freePort()}/orders`);
+    const broken = await startExtraApi(system, { db });
+    try {
+      const customerId = randomUUID();
+      const token = await system.tokens.customer(customerId);
+      const calls: [string, string, unknown?, Record<string, string>?][] = [
+        ['GET', '/v1/orders'],
+        ['GET', `/v1/orders/${randomUUID()}`],
+        ['POST', '/v1/orders', orderBody(customerId, [{ productId: randomUUID(), quantity: 1 }])],
+        [
+          'POST',
+          '/v1/orders',
+          orderBody(customerId, [{ productId: randomUUID(), quantity: 1 }]),
+          { 'idempotency-key': `resilience-${randomUUID()}` },
+        ],
+      ];
+      for (const [method, path, body, headers] of calls) {
+        const result = await api(broken.system, method, path, {
+          token,
+          ...(body ? { body } : {}),
+          ...(headers ? { headers } : {}),
+        });
+        expectProblem(result, 503, 'SERVICE_UNAVAILABLE');
+        expectNoInternals(result);
+      }
+      const readiness = await api(broken.system, 'GET', '/readyz');
+      expect(readiness).toMatchObject({ status: 503, body: { checks: { postgres: false, temporal: true } } });
+    } finally {
+      await broken.close();
+      await db.$disconnect();
+    }
+  });
+
+  it('answers a generic 500 without the internal message when something unexpected throws', async () => {
+    const secret = 'relation "outbox" at /src/events/outbox.ts:42 SELECT * FROM outbox -- password=hunter2';
+    const failingOutbox: OutboxWriter = {
+      append: () => Promise.reject(new Error(secret)),
+    };
+    const broken = await startExtraApi(system, { outbox: failingOutbox });
+    try {
+      const product = await createProduct(system, 3);
+      const result = await api(broken.system, 'POST', '/v1/inventory', {
+        token: system.tokens.operator,
+        body: { productId: product.id, quantity: 5, warehouseId: 'WH-TEST' },
+      });
+      const problem = expectProblem(result, 500, 'INTERNAL');
+      expect(JSON.stringify(problem)).not.toContain('hunter2');
+      expectNoInternals(result);
+      // The stock change rolled back with its event.
+      expect(await stockOf(system, product.id)).toEqual({ onHand: 3, reserved: 0, available: 3 });
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('finishes in-flight requests on shutdown while refusing new connections', async () => {
+    // A task queue nobody polls keeps POST /v1/orders waiting the whole ORDER_CREATE_WAIT.
+    const extra = await startExtraApi(system, {
+      config: { ORDER_CREATE_WAIT: 1_500, TEMPORAL_TASK_QUEUE: `idle-${randomUUID()}` },
+    });
+    const product = await createProduct(system, 5);
+    const customerId = randomUUID();
+    const token = await system.tokens.customer(customerId);
+    expect((await api(extra.system, 'GET', '/readyz')).status).toBe(200);
+    const inFlight = api(extra.system, 'POST', '/v1/orders', {
+      token,
+      body: orderBody(customerId, [{ productId: product.id, quantity: 1 }]),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = Date.now();
+    const closed = extra.running.close(10_000).then(() => Date.now() - started);
+
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await expect(fetch(`${extra.system.baseUrl}/healthz`)).rejects.toThrow();
+
+    const answered = await inFlight;
+    expect(answered.status).toBe(202);
+    await system.resources.temporal.workflow
+      .getHandle(`order-${answered.body.orderId as string}`)
+      .terminate('test done');
+    const closeMs = await closed;
+    expect(closeMs).toBeGreaterThanOrEqual(900);
+    // Not held open by the keep-alive socket of the finished request (keepAliveTimeout is 5 s).
+    expect(closeMs).toBeLessThan(3_000);
+  });
+});
