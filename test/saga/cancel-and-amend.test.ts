@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Stage } from '../../src/domain/order.js';
-import { amendOrderSignal, getOrderQuery, shipmentUpdateSignal } from '../../src/workflows/messages.js';
+import {
+  amendOrderSignal,
+  amendOrderUpdate,
+  getOrderQuery,
+  shipmentUpdateSignal,
+} from '../../src/workflows/messages.js';
 import type { ActivityMap, TestSystem } from '../support/system.js';
 import { createProduct, eventually, http, startSystem, stockOf } from '../support/system.js';
 import { expectReplays, gate, handle, openAuthorizations, orderRow, placeOrder, untilStage } from './support.js';
@@ -167,6 +172,33 @@ describe('order saga - amendments', () => {
         55, 15, 10,
       ]);
       await expectReplays(amendable, order.orderId, 'amended');
+    } finally {
+      held.open();
+      await amendable.stop();
+    }
+  });
+
+  it('applies an amendment delivered twice (update retried, then the same request as a signal) once', async () => {
+    const held = parkedAtPaymentAuthorized();
+    const amendable = await startSystem({ activities: held.wrap });
+    try {
+      const product = await createProduct(amendable, 10, 1000);
+      const order = await placeOrder(amendable, [{ productId: product.id, quantity: 1 }]);
+      await held.reached;
+      const request = { requestId: 'amend-once', items: [{ productId: product.id, quantity: 3 }] };
+      const first = await handle(amendable, order.orderId).executeUpdate(amendOrderUpdate, {
+        args: [request],
+        updateId: 'amend-once',
+      });
+      const again = await handle(amendable, order.orderId).executeUpdate(amendOrderUpdate, {
+        args: [request],
+        updateId: 'amend-once',
+      });
+      await handle(amendable, order.orderId).signal(amendOrderSignal, request);
+      expect(again).toEqual(first);
+      const view = await handle(amendable, order.orderId).query(getOrderQuery);
+      expect(view).toMatchObject({ revision: 2, totalAmount: 3000, rejectedRequests: [] });
+      expect(await stockOf(amendable, product.id)).toMatchObject({ reserved: 3 });
     } finally {
       held.open();
       await amendable.stop();
