@@ -8,7 +8,8 @@ extendZodWithOpenApi(z);
  * generated from them, so the two cannot drift. Objects are strict: unknown fields are rejected, never ignored.
  */
 
-const text = (max: number) => z.string().trim().min(1).max(max);
+/** At most `max` characters as sent (what the document's maxLength says), not blank once trimmed. */
+const text = (max: number) => z.string().max(max).trim().min(1);
 export const Uuid = z.uuid().openapi({ example: '3fa85f64-5717-4562-b3fc-2c963f66afa6' });
 const Currency = z
   .string()
