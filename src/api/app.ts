@@ -252,8 +252,6 @@ export function createApp(deps: ApiDeps) {
       apiKeys: config.API_KEYS,
     })
   );
-  // Bodies are parsed only for authenticated callers.
-  v1.use(express.json({ limit: '32kb', strict: true, type: ['application/json', 'application/*+json'] }));
   const routes: RouteEnv = {
     router: v1,
     registry,

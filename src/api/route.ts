@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { OpenAPIRegistry, ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import type { Request, Response, Router } from 'express';
+import express from 'express';
 import { z } from 'zod';
 import type { Role } from './auth.js';
 import { requireRole } from './auth.js';
@@ -81,6 +82,9 @@ const headerObjects = (headers: Record<string, string>) =>
     Object.entries(headers).map(([name, description]) => [name, { description, schema: { type: 'string' as const } }])
   );
 
+/** Bodies are parsed only by routes that take one, after the caller is authenticated and has the role. */
+const jsonBody = express.json({ limit: '32kb', strict: true, type: ['application/json', 'application/*+json'] });
+
 /** Validates one part of the request, collecting field-level problems instead of stopping at the first. */
 function parse<T extends z.ZodType>(
   schema: T | undefined,
@@ -107,15 +111,16 @@ function hasBody(req: Request): boolean {
  * OpenAPI registry gets the same schemas, so the document describes exactly what the code accepts.
  *
  * Order of checks (each answered with a problem document): authentication (401, in the router) -> role (403) ->
- * media type (415) -> path, query, body and Idempotency-Key (422, all problems at once) -> idempotency (replay,
- * 409 in flight, 422 reused) -> the handler.
+ * body parsing (413 too large, 415 charset, 400 malformed) -> media type (415) -> path, query, body and
+ * Idempotency-Key (422, all problems at once) -> idempotency (replay, 409 in flight, 422 reused) -> the handler.
  */
 export function defineRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
   { router, registry, idempotency }: RouteEnv,
   spec: RouteSpec<P, Q, B>,
   handler: (input: Parsed<z.infer<P>, z.infer<Q>, z.infer<B>>, req: Request, res: Response) => Promise<void>
 ): void {
-  router[spec.method](spec.path, requireRole(...spec.roles), async (req, res) => {
+  const parsers = spec.body ? [jsonBody] : [];
+  router[spec.method](spec.path, requireRole(...spec.roles), ...parsers, async (req, res) => {
     // express.json() leaves the body undefined when the content type is not JSON.
     if (spec.body && req.body === undefined && hasBody(req)) {
       throw new ApiError(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'send the body as application/json');
