@@ -54,6 +54,19 @@ export async function loadSnapshot(tx: Tx | Db, orderId: string): Promise<OrderS
   };
 }
 
+async function insertLines(tx: Tx, orderId: string, lines: readonly OrderLine[]) {
+  await tx.orderItem.createMany({
+    data: lines.map((line) => ({
+      orderId,
+      productId: line.productId,
+      sku: line.sku,
+      productName: line.name,
+      quantity: line.quantity,
+      unitPrice: line.unitPrice,
+    })),
+  });
+}
+
 async function recordTransition(tx: Tx, change: StageChange, revision: number, extra: object = {}) {
   const previous = await tx.order.findUniqueOrThrow({ where: { id: change.orderId }, select: { stage: true } });
   await tx.order.update({
@@ -126,16 +139,7 @@ export function createOrderActivities(db: Db, outbox: OutboxWriter) {
           skipDuplicates: true,
         });
         if (inserted.count === 0) return;
-        await tx.orderItem.createMany({
-          data: input.lines.map((line) => ({
-            orderId: input.orderId,
-            productId: line.productId,
-            sku: line.sku,
-            productName: line.name,
-            quantity: line.quantity,
-            unitPrice: line.unitPrice,
-          })),
-        });
+        await insertLines(tx, input.orderId, input.lines);
         await tx.orderStatusHistory.create({
           data: { orderId: input.orderId, seq: 1, toStage: Stage.PENDING, status: 'pending', revision: 1 },
         });
@@ -182,16 +186,7 @@ export function createOrderActivities(db: Db, outbox: OutboxWriter) {
       await step(input, async (tx) => {
         const before = await loadSnapshot(tx, input.orderId);
         await tx.orderItem.deleteMany({ where: { orderId: input.orderId } });
-        await tx.orderItem.createMany({
-          data: input.lines.map((line) => ({
-            orderId: input.orderId,
-            productId: line.productId,
-            sku: line.sku,
-            productName: line.name,
-            quantity: line.quantity,
-            unitPrice: line.unitPrice,
-          })),
-        });
+        await insertLines(tx, input.orderId, input.lines);
         await tx.order.update({
           where: { id: input.orderId },
           data: {
