@@ -130,6 +130,14 @@ describe('API security and request hygiene', () => {
       }
     });
 
+    it('checks credentials and role before reading the body', async () => {
+      const garbage = { rawBody: '{not json', headers: { 'content-type': 'text/plain' } };
+      expectProblem(await api(system, 'POST', path, garbage), 401, 'UNAUTHENTICATED');
+      const customer = await system.tokens.customer(randomUUID());
+      expectProblem(await api(system, 'POST', path, { ...garbage, token: customer }), 403, 'FORBIDDEN');
+      expectProblem(await api(system, 'POST', path, { token: customer, rawBody: '{not json' }), 403, 'FORBIDDEN');
+    });
+
     it('answers 413 to a body over 32 kB, before the handler runs', async () => {
       const before = await system.resources.db.product.count();
       const result = await api(system, 'POST', path, {

@@ -167,6 +167,13 @@ export class Contract {
     return problems;
   }
 
+  /** Whether `body` is a valid request body of the operation, by the document alone (not the server's zod schemas). */
+  acceptsRequestBody(method: string, template: string, body: unknown): boolean {
+    const schema = this.operation(method, template)?.requestBody?.content['application/json']?.schema;
+    if (!schema) throw new Error(`${method} ${template} takes no JSON body`);
+    return this.validator(`request ${template} ${method}`, schema)(body);
+  }
+
   /** Fails the test when the response does not match the document. */
   check(method: string, path: string, result: HttpResult<unknown>): void {
     const problems = this.problems(method, path, result);
