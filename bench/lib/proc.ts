@@ -1,0 +1,55 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+// CPU accounting from /proc (Linux only): the Temporal dev server, the PostgreSQL backends and the load driver are
+// other processes, so process.cpuUsage() of the bench cannot see them.
+
+let ticksPerSecond: number | undefined;
+function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    const run = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+    const parsed = Number.parseInt(run.stdout ?? '', 10);
+    ticksPerSecond = Number.isFinite(parsed) && parsed > 0 ? parsed : 100;
+  }
+  return ticksPerSecond;
+}
+
+/** User + system CPU of a process (all its threads, plus reaped children) in ms; undefined once it is gone. */
+export function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces: fields are counted after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = [11, 12, 13, 14].reduce((sum, index) => sum + Number(fields[index] ?? 0), 0);
+    return (ticks * 1000) / clockTicks();
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time all cores spent busy (everything but idle and iowait), in ms, from /proc/stat. */
+export function machineBusyMs(): number {
+  const [line] = readFileSync('/proc/stat', 'utf8').split('\n');
+  const values = (line ?? '').trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already inside user)
+  const busy = values.slice(0, 8).reduce((sum, value, index) => (index === 3 || index === 4 ? sum : sum + value), 0);
+  return (busy * 1000) / clockTicks();
+}
+
+/** The pid of the one process whose full command line matches `pattern` (a pgrep -f regular expression). */
+export function findPid(pattern: string): number | undefined {
+  const run = spawnSync('pgrep', ['-f', '--', pattern], { encoding: 'utf8' });
+  const pids = (run.stdout ?? '')
+    .split('\n')
+    .map((line) => Number.parseInt(line, 10))
+    .filter((pid) => Number.isFinite(pid) && pid !== process.pid);
+  return pids.length === 1 ? pids[0] : undefined;
+}
+
+export function loadAverage(): number[] {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
+  } catch {
+    return [];
+  }
+}
