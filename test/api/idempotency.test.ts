@@ -150,7 +150,7 @@ describe('Idempotency-Key (Stripe semantics)', () => {
   it('answers 409 to a retry while the first request is in flight, then replays the first answer', async () => {
     // A task queue nobody polls keeps the first request waiting the whole ORDER_CREATE_WAIT.
     const extra = await startExtraApi(system, {
-      config: { ORDER_CREATE_WAIT: 1_500, TEMPORAL_TASK_QUEUE: `idle-${randomUUID()}` },
+      config: { ORDER_CREATE_WAIT: 2_000, TEMPORAL_TASK_QUEUE: `idle-${randomUUID()}` },
     });
     try {
       const product = await createProduct(system, 10);
@@ -161,7 +161,11 @@ describe('Idempotency-Key (Stripe semantics)', () => {
         headers: { 'idempotency-key': key() },
       };
       const first = api<Order>(extra.system, 'POST', '/v1/orders', request);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await eventually(() =>
+        system.resources.db.idempotencyKey
+          .findFirst({ where: { key: request.headers['idempotency-key'], state: 'IN_FLIGHT' } })
+          .then((row) => row ?? undefined)
+      );
       const concurrent = await Promise.all(
         Array.from({ length: 5 }, () => api(extra.system, 'POST', '/v1/orders', request))
       );
@@ -197,7 +201,7 @@ describe('Idempotency-Key (Stripe semantics)', () => {
   });
 
   it('lets keys expire after IDEMPOTENCY_KEY_TTL: the same key then places a new order', async () => {
-    const extra = await startExtraApi(system, { config: { IDEMPOTENCY_KEY_TTL: 2_000 } });
+    const extra = await startExtraApi(system, { config: { IDEMPOTENCY_KEY_TTL: 3_000 } });
     try {
       const product = await createProduct(system, 10);
       const who = await customer();
@@ -209,7 +213,12 @@ describe('Idempotency-Key (Stripe semantics)', () => {
       const first = await api<Order>(extra.system, 'POST', '/v1/orders', request);
       const replay = await api<Order>(extra.system, 'POST', '/v1/orders', request);
       expect(replay.headers.get('idempotent-replayed')).toBe('true');
-      await new Promise((resolve) => setTimeout(resolve, 2_100));
+      const row = await system.resources.db.idempotencyKey.findFirstOrThrow({
+        where: { key: request.headers['idempotency-key'] },
+      });
+      expect(row.expiresAt.getTime() - row.createdAt.getTime()).toBeGreaterThan(2_500);
+      expect(row.expiresAt.getTime() - row.createdAt.getTime()).toBeLessThan(3_500);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, row.expiresAt.getTime() - Date.now()) + 100));
       const fresh = await api<Order>(extra.system, 'POST', '/v1/orders', request);
       expect(fresh.status).toBe(201);
       expect(fresh.headers.get('idempotent-replayed')).toBeNull();

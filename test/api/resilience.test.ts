@@ -7,7 +7,7 @@ import { createDb } from '../../src/db/client.js';
 import type { OutboxWriter } from '../../src/events/outbox.js';
 import { freePort } from '../../scripts/lib/temporal-server.js';
 import type { TestSystem } from '../support/system.js';
-import { createProduct, orderBody, startSystem, stockOf } from '../support/system.js';
+import { createProduct, eventually, orderBody, startSystem, stockOf } from '../support/system.js';
 import { api, expectNoInternals, expectProblem, startExtraApi } from './support.js';
 
 /** A Temporal client whose connection is already closed: every call fails at once. */
@@ -146,11 +146,18 @@ describe('API under failing dependencies, and shutdown', () => {
     const customerId = randomUUID();
     const token = await system.tokens.customer(customerId);
     expect((await api(extra.system, 'GET', '/readyz')).status).toBe(200);
+    const key = `shutdown-${randomUUID()}`;
     const inFlight = api(extra.system, 'POST', '/v1/orders', {
       token,
       body: orderBody(customerId, [{ productId: product.id, quantity: 1 }]),
+      headers: { 'idempotency-key': key },
     });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // In flight: its key is claimed, and it will wait the whole ORDER_CREATE_WAIT.
+    await eventually(() =>
+      system.resources.db.idempotencyKey
+        .findFirst({ where: { key, state: 'IN_FLIGHT' } })
+        .then((row) => row ?? undefined)
+    );
     const started = Date.now();
     const closed = extra.running.close(10_000).then(() => Date.now() - started);
 
