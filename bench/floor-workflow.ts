@@ -3,7 +3,11 @@
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 
 export interface FloorActivities {
-  noop(step: number): Promise<number>;
+  /**
+   * Does nothing; with `confirm` it also publishes the workflow id on core NATS: the floor's counterpart of the
+   * order's confirmOrder committing its row (the driver measures to that moment and moves on, as for orders).
+   */
+  noop(step: number, confirm: boolean): Promise<number>;
 }
 
 export interface FloorInput {
@@ -11,6 +15,8 @@ export interface FloorInput {
   activities: number;
   /** Local activities, run after the regular activity whose index is in `localAfter` (the order's recordStage). */
   localAfter: number[];
+  /** Index of the regular activity that announces the confirmation point. */
+  confirmAfter: number;
 }
 
 // Same timeout and retry policy style as the order's forward steps (`steps` in src/workflows/order-workflow.ts).
@@ -27,8 +33,8 @@ const bookkeeping = proxyLocalActivities<FloorActivities>({
 export async function FloorWorkflow(input: FloorInput): Promise<number> {
   let sum = 0;
   for (let step = 0; step < input.activities; step += 1) {
-    sum += await steps.noop(step);
-    for (const after of input.localAfter) if (after === step) sum += await bookkeeping.noop(step);
+    sum += await steps.noop(step, step === input.confirmAfter);
+    for (const after of input.localAfter) if (after === step) sum += await bookkeeping.noop(step, false);
   }
   return sum;
 }

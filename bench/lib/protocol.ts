@@ -6,6 +6,8 @@ export interface DriverInit {
   temporalAddress: string;
   namespace: string;
   floorTaskQueue: string;
+  /** Core NATS subject on which the floor's confirming activity publishes its workflow id. */
+  floorConfirmSubject: string;
   databaseUrl: string;
   natsUrl: string;
   eventsEnv: string;
@@ -19,6 +21,7 @@ export interface FloorRun {
   orders: number;
   concurrency: number;
   input: FloorInput;
+  timeoutMs: number;
 }
 
 export interface ServiceRun {
@@ -42,7 +45,7 @@ export interface RunResult {
   ok: number;
   errors: number;
   errorSamples: string[];
-  /** Start (POST or workflow start) to completion (CONFIRMED or workflow result), ms, one per successful item. */
+  /** Start (POST or workflow start) to confirmation (CONFIRMED row, or the floor's confirming activity), ms. */
   latencyMs: number[];
   /** Start to the answer of the POST, or to the return of `client.workflow.start`, ms. */
   acceptMs: number[];
