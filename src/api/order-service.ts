@@ -75,13 +75,16 @@ function paymentSummary(row: OrderRow): Order['payment'] {
 }
 
 function reservationSummary(row: OrderRow): Order['reservation'] {
-  const live = row.reservations.filter((reservation) => reservation.quantity > 0 || reservation.status !== 'RELEASED');
+  // Released and expired rows keep no quantity; they only tell that stock was held once.
+  const live = row.reservations.filter(
+    (reservation) => reservation.status === 'HELD' || reservation.status === 'COMMITTED'
+  );
   const statuses = new Set(live.map((reservation) => reservation.status));
   const status = statuses.has('HELD')
     ? 'held'
     : statuses.has('COMMITTED')
       ? 'committed'
-      : live.length
+      : row.reservations.length
         ? 'released'
         : 'none';
   return {

@@ -44,6 +44,8 @@ describe('order saga - cancellation at every stage before dispatch', () => {
           stage: 'CANCELLED',
           status: 'cancelled',
           cancellationReason: 'CUSTOMER_REQUESTED',
+          reservation: { status: 'released', items: [] },
+          payment: { status: 'voided' },
         });
 
         expect(await stockOf(system, product.id)).toEqual({ onHand: 6, reserved: 0, available: 6 });
