@@ -38,6 +38,7 @@ import type { DescribeSample, HistoryShape, OrderHistory } from './lib/history.j
 import { describeSample, orderHistory, workflowShape } from './lib/history.js';
 import type { FloorProduct } from './lib/pg-floor.js';
 import { runPgFloor } from './lib/pg-floor.js';
+import { startProfile, summariseProfile, writeProfile } from './lib/profile.js';
 import { findPid, loadAverage, machineBusyMs, processCpuMs } from './lib/proc.js';
 import type { DriverReply, DriverRequest, FloorRun, RunResult, ServiceRun } from './lib/protocol.js';
 import type { Summary } from './lib/stats.js';
@@ -61,6 +62,8 @@ const HELP = `npm run bench -- [options]
   --floor-locals on|off  F-T also runs the order's local activities as no-op local activities (default on)
   --skip-fp            skip F-P (the raw-pg database floor)
   --timeout-s N        per-order confirmation timeout (default 60)
+  --cpu-profile        V8 CPU profile of this process during S-E2E, summarised by package (slows the run: its
+                       ratios are not the ones to quote); written next to the results
 `;
 
 function parseOptions() {
@@ -79,6 +82,7 @@ function parseOptions() {
       'floor-locals': { type: 'string', default: 'on' },
       'skip-fp': { type: 'boolean', default: false },
       'timeout-s': { type: 'string', default: '60' },
+      'cpu-profile': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -111,6 +115,7 @@ function parseOptions() {
     floorLocals: values['floor-locals'] === 'on',
     skipFp: values['skip-fp'],
     timeoutMs: int('timeout-s', values['timeout-s'], 1, 3_600) * 1_000,
+    cpuProfile: values['cpu-profile'],
   };
 }
 
@@ -623,7 +628,10 @@ async function main(): Promise<void> {
       keep: boolean;
       /** Measure PostgreSQL counters around it (costs two waits of --stats-wait-ms). */
       db?: boolean;
+      /** Take a CPU profile of this process while it runs (--cpu-profile). */
+      profile?: boolean;
     }
+    let cpuProfile: { file: string; byCategory: ReturnType<typeof summariseProfile> } | undefined;
 
     async function floorScenario(name: string, input: FloorInput, run: Run) {
       await relay.stop();
@@ -658,6 +666,7 @@ async function main(): Promise<void> {
       const dbBefore = run.db ? await settledDbCounters() : undefined;
       relay.start();
       loopDelay.reset();
+      const stopProfile = run.profile ? await startProfile() : undefined;
       const before = await snapshot();
       const result = await driver.run({
         type: 'service',
@@ -672,6 +681,12 @@ async function main(): Promise<void> {
       const confirmed = await snapshot();
       const settleMs = await settle(result.ids);
       const settled = await snapshot();
+      if (stopProfile) {
+        const profile = await stopProfile();
+        const file = join(resultsDir, `${runId}-s-e2e.cpuprofile`);
+        writeProfile(profile, file);
+        cpuProfile = { file, byCategory: summariseProfile(profile) };
+      }
       const entry = record(name, 'S-E2E', result, run, perItem(before, confirmed, result.ok));
       entry.cpuMsPerItemSettled = perItem(before, settled, result.ok);
       entry.settleMs = round(settleMs);
@@ -745,7 +760,7 @@ async function main(): Promise<void> {
     // --- measured, interleaved A/B/A
     const measured = { items: options.orders, concurrency: options.concurrency, keep: true };
     const ft1 = await floorScenario('F-T #1', floorInput, measured);
-    const se2e = await serviceScenario('S-E2E', { ...measured, db: true });
+    const se2e = await serviceScenario('S-E2E', { ...measured, db: true, profile: options.cpuProfile });
     const ft2 = await floorScenario('F-T #2', floorInput, measured);
     const park = await floorScenario('F-T-park', parkInput, measured);
     // Closed loops at C > 1 run saturated, where latency is only concurrency / throughput (Little's law): one
@@ -822,12 +837,22 @@ async function main(): Promise<void> {
       floorInput,
       parkInput,
       idle,
+      ...(cpuProfile ? { cpuProfile } : {}),
       scenarios,
       ratios,
     };
     const file = join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
     process.stdout.write(table(scenarios, orderShape, floorShapes, ratios, idle));
+    if (cpuProfile) {
+      process.stdout.write('\nCPU profile of this process during S-E2E (main thread; % of sampled non-idle time)\n');
+      for (const entry of cpuProfile.byCategory) {
+        process.stdout.write(
+          `${String(entry.percent).padStart(6)} %  ${String(entry.ms).padStart(7)} ms  ${entry.category}\n`
+        );
+      }
+      process.stdout.write(`profile: ${cpuProfile.file} (open in Chrome DevTools)\n`);
+    }
     process.stdout.write(`\nraw results: ${file}\n`);
     rmSync(temporalLog, { force: true });
   }
