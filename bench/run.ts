@@ -138,7 +138,9 @@ class Cleanup {
   private running: Promise<void> | undefined;
 
   add(name: string, undo: () => Promise<unknown>): void {
-    this.steps.push({ name, undo });
+    // Something that finished starting after Ctrl-C began the clean-up is undone at once.
+    if (this.running) void this.running.then(() => undo().catch(() => undefined));
+    else this.steps.push({ name, undo });
   }
 
   run(): Promise<void> {
@@ -552,7 +554,8 @@ async function main(): Promise<void> {
       const started = performance.now();
       for (;;) {
         const { rows } = await adminQuery<{ moving: number; unpublished: number }>(
-          `SELECT (SELECT count(*)::int FROM orders WHERE id = ANY($1::uuid[]) AND stage <> 'FULFILLING') AS moving,
+          `SELECT (SELECT count(*)::int FROM orders
+                   WHERE id = ANY($1::uuid[]) AND stage NOT IN ('FULFILLING', 'CANCELLED')) AS moving,
                   (SELECT count(*)::int FROM outbox WHERE published_at IS NULL) AS unpublished`,
           [orderIds]
         );
