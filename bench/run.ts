@@ -66,7 +66,18 @@ const HELP = `npm run bench -- [options]
                        ratios are not the ones to quote); written next to the results
 `;
 
+/** A bad command line: reported as one line with the usage, no stack. */
+class UsageError extends Error {}
+
 function parseOptions() {
+  try {
+    return readOptions();
+  } catch (error) {
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n\n${HELP}`);
+  }
+}
+
+function readOptions() {
   const { values } = parseArgs({
     options: {
       orders: { type: 'string', default: '200' },
@@ -1080,6 +1091,10 @@ main().then(
   (error: unknown) => {
     // After Ctrl-C the main flow fails on closed connections: the signal handler reports and exits.
     if (interrupted) return;
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}`);
+      process.exit(2);
+    }
     log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     process.exit(1);
   }
