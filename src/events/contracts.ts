@@ -11,18 +11,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020, type AnySchemaObject, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import type { EventContext } from '../config/config.js';
+import { EVENT_CONTEXTS } from '../config/config.js';
 
 export const CONTRACTS_DIR = fileURLToPath(new URL('../../contracts', import.meta.url));
 
-export const CONTRACT_CONTEXTS = [
-  'orders',
-  'inventory',
-  'payments',
-  'notifications',
-  'shipping',
-  'subscriptions',
-] as const;
-export type ContractContext = (typeof CONTRACT_CONTEXTS)[number];
+/** Every bounded context with a channel has a contracts folder of the same name. */
+export const CONTRACT_CONTEXTS = EVENT_CONTEXTS;
+export type ContractContext = EventContext;
 
 export const CONTRACT_DIRECTIONS = ['outbound', 'inbound', 'both'] as const;
 export type ContractDirection = (typeof CONTRACT_DIRECTIONS)[number];

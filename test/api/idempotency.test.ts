@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestSystem } from '../support/system.js';
 import { createProduct, eventually, orderBody, startSystem } from '../support/system.js';
-import { api, expectProblem, startExtraApi } from './support.js';
+import { api, expectProblem, newCustomer, startExtraApi } from './support.js';
 
 type Order = Record<string, unknown> & { orderId: string; stage: string; revision: number };
 
@@ -15,10 +15,7 @@ describe('Idempotency-Key (Stripe semantics)', () => {
     await system?.stop();
   });
 
-  async function customer() {
-    const id = randomUUID();
-    return { id, token: await system.tokens.customer(id) };
-  }
+  const customer = () => newCustomer(system);
   const key = () => `test-${randomUUID()}`;
 
   async function ordersOf(customerId: string) {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestSystem } from '../support/system.js';
 import { createProduct, eventually, orderBody, startSystem, stockOf } from '../support/system.js';
-import { api, expectProblem, startExtraApi } from './support.js';
+import { api, expectProblem, newCustomer, startExtraApi } from './support.js';
 
 type Order = Record<string, unknown> & { orderId: string; stage: string; revision: number };
 
@@ -16,10 +16,7 @@ describe('orders over HTTP', () => {
     await system?.stop();
   });
 
-  async function customer() {
-    const id = randomUUID();
-    return { id, token: await system.tokens.customer(id) };
-  }
+  const customer = () => newCustomer(system);
 
   /** Places an order and waits until it reaches `stage`. */
   async function placedOrder(

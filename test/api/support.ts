@@ -365,3 +365,9 @@ export async function rowCounts(db: Db): Promise<Record<string, number>> {
 
 /** A valid address, as the catalog schema wants it. */
 export const ADDRESS = { street: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' };
+
+/** A new customer id with a token for it. */
+export async function newCustomer(system: TestSystem): Promise<{ id: string; token: string }> {
+  const id = randomUUID();
+  return { id, token: await system.tokens.customer(id) };
+}
