@@ -17,6 +17,12 @@ describe('Idempotency-Key (Stripe semantics)', () => {
 
   const customer = () => newCustomer(system);
   const key = () => `test-${randomUUID()}`;
+  /** A one-unit order request carrying a fresh Idempotency-Key. */
+  const keyedOrder = (who: { id: string; token: string }, productId: string) => ({
+    token: who.token,
+    body: orderBody(who.id, [{ productId, quantity: 1 }]),
+    headers: { 'idempotency-key': key() },
+  });
 
   async function ordersOf(customerId: string) {
     return system.resources.db.order.count({ where: { customerId } });
@@ -152,11 +158,7 @@ describe('Idempotency-Key (Stripe semantics)', () => {
     try {
       const product = await createProduct(system, 10);
       const who = await customer();
-      const request = {
-        token: who.token,
-        body: orderBody(who.id, [{ productId: product.id, quantity: 1 }]),
-        headers: { 'idempotency-key': key() },
-      };
+      const request = keyedOrder(who, product.id);
       const first = api<Order>(extra.system, 'POST', '/v1/orders', request);
       await eventually(() =>
         system.resources.db.idempotencyKey
@@ -181,11 +183,7 @@ describe('Idempotency-Key (Stripe semantics)', () => {
   it('lets 20 simultaneous requests with one key place exactly one order', async () => {
     const product = await createProduct(system, 50);
     const who = await customer();
-    const request = {
-      token: who.token,
-      body: orderBody(who.id, [{ productId: product.id, quantity: 1 }]),
-      headers: { 'idempotency-key': key() },
-    };
+    const request = keyedOrder(who, product.id);
     const results = await Promise.all(
       Array.from({ length: 20 }, () => api<Order>(system, 'POST', '/v1/orders', request))
     );
@@ -202,11 +200,7 @@ describe('Idempotency-Key (Stripe semantics)', () => {
     try {
       const product = await createProduct(system, 10);
       const who = await customer();
-      const request = {
-        token: who.token,
-        body: orderBody(who.id, [{ productId: product.id, quantity: 1 }]),
-        headers: { 'idempotency-key': key() },
-      };
+      const request = keyedOrder(who, product.id);
       const first = await api<Order>(extra.system, 'POST', '/v1/orders', request);
       const replay = await api<Order>(extra.system, 'POST', '/v1/orders', request);
       expect(replay.headers.get('idempotent-replayed')).toBe('true');
