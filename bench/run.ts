@@ -17,8 +17,8 @@ import { generatePrismaClient, migrateDatabase, ROOT } from '../scripts/lib/data
 import { findTemporalCli } from '../scripts/lib/temporal-cli.js';
 import type { DevServer } from '../scripts/lib/temporal-server.js';
 import { freePort, startTemporalDevServer } from '../scripts/lib/temporal-server.js';
-import { adjustStock } from '../src/activities/inventory.js';
-import { createSimulatedGateway } from '../src/activities/payment-gateway.js';
+import { adjustStock } from '../src/inventory/adjust.js';
+import { createSimulatedGateway } from '../src/payments/gateway.js';
 import type { RunningApi } from '../src/api/server.js';
 import { startApiServer } from '../src/api/server.js';
 import type { Config } from '../src/config/config.js';

@@ -48,7 +48,7 @@ async function main() {
   const { createOrderWorker } = await import('../src/worker/worker.js');
   const { createRelay } = await import('../src/events/relay.js');
   const { startConsumers } = await import('../src/events/consumers/index.js');
-  const { createSimulatedGateway } = await import('../src/activities/payment-gateway.js');
+  const { createSimulatedGateway } = await import('../src/payments/gateway.js');
   const { connectWorker } = await import('../src/temporal/connection.js');
   const { mintToken } = await import('../src/api/auth.js');
   const { seedCatalog } = await import('./lib/seed.js');

@@ -1,4 +1,4 @@
-import { adjustStock } from '../../src/activities/inventory.js';
+import { adjustStock } from '../../src/inventory/adjust.js';
 import type { Db } from '../../src/db/client.js';
 import type { OutboxWriter } from '../../src/events/outbox.js';
 

@@ -1,10 +1,12 @@
 import type { Db } from '../db/client.js';
+import { fencedStep } from '../events/fenced-step.js';
 import type { OutboxWriter } from '../events/outbox.js';
 import { createInventoryActivities } from './inventory.js';
-import type { ChannelAdapter } from './notifications.js';
-import { createNotificationActivities, recordingAdapter } from './notifications.js';
+import type { ChannelAdapter } from '../notifications/deliver.js';
+import { recordingAdapter } from '../notifications/deliver.js';
+import { createNotificationActivities } from './notifications.js';
 import { createOrderActivities } from './orders.js';
-import type { PaymentGateway } from './payment-gateway.js';
+import type { PaymentGateway } from '../payments/gateway.js';
 import { createPaymentActivities } from './payments.js';
 import { createShippingActivities } from './shipping.js';
 
@@ -18,12 +20,13 @@ export interface ActivityDeps {
 /** All activities of the saga, one group per bounded context, wired to their dependencies. */
 export function createActivities(deps: ActivityDeps) {
   const channels = deps.channels ?? [recordingAdapter('email'), recordingAdapter('sms'), recordingAdapter('push')];
+  const step = fencedStep(deps.db, deps.outbox);
   return {
-    ...createOrderActivities(deps.db, deps.outbox),
-    ...createInventoryActivities(deps.db, deps.outbox),
-    ...createPaymentActivities(deps.db, deps.outbox, deps.gateway),
+    ...createOrderActivities(deps.db, deps.outbox, step),
+    ...createInventoryActivities(step),
+    ...createPaymentActivities(deps.db, step, deps.gateway),
     ...createNotificationActivities(deps.db, deps.outbox, channels),
-    ...createShippingActivities(deps.db, deps.outbox),
+    ...createShippingActivities(step),
   };
 }
 

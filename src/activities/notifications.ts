@@ -1,116 +1,23 @@
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { Db } from '../db/client.js';
-import { uuidFromKey } from '../events/envelope.js';
-import type { OutboxWriter } from '../events/outbox.js';
 import { ActivityErrorType } from '../domain/failures.js';
-import type { Causation } from './step.js';
-
-export const NotificationChannel = { email: 'email', sms: 'sms', push: 'push' } as const;
-export type NotificationChannel = (typeof NotificationChannel)[keyof typeof NotificationChannel];
-
-export interface OutgoingMessage {
-  userId: string;
-  title: string;
-  message: string;
-}
-
-/** One delivery channel. Real providers (SES, Twilio, FCM) implement this; the defaults only record. */
-export interface ChannelAdapter {
-  readonly channel: NotificationChannel;
-  deliver(message: OutgoingMessage): Promise<void>;
-}
-
-export function recordingAdapter(channel: NotificationChannel): ChannelAdapter {
-  return { channel, deliver: () => Promise.resolve() };
-}
-
-export interface NotifyInput extends Causation {
-  orderId: string;
-  customerId: string;
-  template: 'order-confirmed' | 'order-cancelled' | 'order-shipped' | 'order-delivered';
-  /** Stable per order and template so a retried delivery is recorded once. */
-  idempotencyKey: string;
-  details?: string;
-}
-
-const TITLES: Record<NotifyInput['template'], string> = {
-  'order-confirmed': 'Your order is confirmed',
-  'order-cancelled': 'Your order was cancelled',
-  'order-shipped': 'Your order is on its way',
-  'order-delivered': 'Your order was delivered',
-};
+import type { OutboxWriter } from '../events/outbox.js';
+import type { ChannelAdapter, NotifyInput } from '../notifications/deliver.js';
+import { notifyCustomer } from '../notifications/deliver.js';
 
 export function createNotificationActivities(db: Db, outbox: OutboxWriter, adapters: ChannelAdapter[]) {
   return {
     /**
-     * Sends on every channel and records each delivery. A channel that fails is recorded as failed and, once
-     * every channel was tried, the activity fails so Temporal retries; the workflow never lets it fail the order.
+     * Sends on every channel and records each delivery. Once every channel was tried, a failed one fails the
+     * activity so Temporal retries; the workflow never lets it fail the order.
      */
     async notifyCustomer(input: NotifyInput): Promise<{ sent: number; failed: number }> {
-      const title = TITLES[input.template];
-      const message = `Order ${input.orderId}: ${title.toLowerCase()}.${input.details ? ` ${input.details}` : ''}`;
-      let failed = 0;
-      for (const adapter of adapters) {
-        // Providers can be slow; a heartbeat per channel lets Temporal notice a stuck delivery early.
-        heartbeat(adapter.channel);
-        const key = `${input.idempotencyKey}:${adapter.channel}`;
-        const already = await db.notification.findUnique({ where: { idempotencyKey: key } });
-        if (already?.status === 'sent') continue;
-        let failureReason: string | null = null;
-        try {
-          await adapter.deliver({ userId: input.customerId, title, message });
-        } catch (err) {
-          failureReason = err instanceof Error ? err.message : String(err);
-          failed += 1;
-        }
-        const id = uuidFromKey(key);
-        const status = failureReason ? 'failed' : 'sent';
-        await db.$transaction(async (tx) => {
-          await tx.notification.upsert({
-            where: { idempotencyKey: key },
-            create: {
-              id,
-              orderId: input.orderId,
-              userId: input.customerId,
-              channel: adapter.channel,
-              template: input.template,
-              title,
-              message,
-              status,
-              failureReason,
-              idempotencyKey: key,
-            },
-            update: { status, failureReason },
-          });
-          if (status === 'sent') {
-            await outbox.append(tx, [
-              {
-                context: 'notifications',
-                type: 'NotificationSent',
-                version: '0.0.1',
-                subject: input.orderId,
-                idempotencyKey: `${key}:sent`,
-                correlationId: input.orderId,
-                causationId: input.causationId,
-                ...(input.traceparent ? { traceparent: input.traceparent } : {}),
-                data: {
-                  notificationId: id,
-                  userId: input.customerId,
-                  orderId: input.orderId,
-                  channel: adapter.channel,
-                  template: input.template,
-                  status: 'sent',
-                  timestamp: new Date().toISOString(),
-                },
-              },
-            ]);
-          }
-        });
+      // Providers can be slow; a heartbeat per channel lets Temporal notice a stuck delivery early.
+      const result = await notifyCustomer(db, outbox, adapters, input, (channel) => heartbeat(channel));
+      if (result.failed > 0) {
+        throw ApplicationFailure.retryable(`${result.failed} channel(s) failed`, ActivityErrorType.NotificationFailed);
       }
-      if (failed > 0) {
-        throw ApplicationFailure.retryable(`${failed} channel(s) failed`, ActivityErrorType.NotificationFailed);
-      }
-      return { sent: adapters.length, failed };
+      return result;
     },
   };
 }

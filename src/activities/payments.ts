@@ -1,25 +1,15 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { Db, Tx } from '../db/client.js';
-import { uuidFromKey } from '../events/envelope.js';
-import type { OutboxWriter } from '../events/outbox.js';
-import type { PaymentFacts } from '../events/payment-events.js';
-import { paymentEvent } from '../events/payment-events.js';
-import { toDecimal } from '../domain/money.js';
+import type { Db } from '../db/client.js';
 import type { PaymentDeclinedDetails } from '../domain/failures.js';
 import { ActivityErrorType } from '../domain/failures.js';
-import type { FollowUpRequest, GatewayResult, PaymentGateway } from './payment-gateway.js';
-import { GatewayUnavailableError } from './payment-gateway.js';
-import type { StepInput } from './step.js';
-import { claimStep } from './step.js';
-
-interface PaymentStep extends StepInput {
-  /** Derived by the workflow from the order and the step, never from the attempt number. */
-  idempotencyKey: string;
-  customerId: string;
-  amount: number;
-  currency: string;
-  method: string;
-}
+import { toDecimal } from '../domain/money.js';
+import { uuidFromKey } from '../events/envelope.js';
+import type { FencedStep } from '../events/fenced-step.js';
+import { paymentEvent } from '../events/payment-events.js';
+import type { FollowUpRequest, GatewayResult, PaymentGateway } from '../payments/gateway.js';
+import { GatewayUnavailableError } from '../payments/gateway.js';
+import type { Kind, PaymentStep } from '../payments/ledger.js';
+import { paymentFacts, recordPayment } from '../payments/ledger.js';
 
 export interface AuthorizeInput extends PaymentStep {
   token: string;
@@ -36,8 +26,6 @@ export interface Authorization {
   paymentId: string;
   expiresAt: number;
 }
-
-type Kind = 'AUTHORIZATION' | 'CAPTURE' | 'VOID' | 'REFUND';
 
 function declined(code: string, message: string): ApplicationFailure {
   const details: PaymentDeclinedDetails = { code, message };
@@ -61,48 +49,7 @@ async function callGateway(call: () => Promise<GatewayResult>): Promise<GatewayR
   }
 }
 
-export function createPaymentActivities(db: Db, outbox: OutboxWriter, gateway: PaymentGateway) {
-  async function record(
-    tx: Tx,
-    kind: Kind,
-    input: PaymentStep,
-    result: GatewayResult,
-    extra: { authorizationId?: string; expiresAt?: Date } = {}
-  ) {
-    await tx.payment.createMany({
-      data: [
-        {
-          id: uuidFromKey(input.idempotencyKey),
-          orderId: input.orderId,
-          kind,
-          status: result.ok ? 'SUCCEEDED' : 'FAILED',
-          amount: input.amount,
-          currency: input.currency,
-          method: input.method,
-          idempotencyKey: input.idempotencyKey,
-          providerRef: result.ok ? result.reference : null,
-          authorizationId: extra.authorizationId ?? null,
-          failureCode: result.ok ? null : result.code,
-          failureMessage: result.ok ? null : result.message,
-          expiresAt: extra.expiresAt ?? null,
-        },
-      ],
-      skipDuplicates: true,
-    });
-  }
-
-  function facts(input: PaymentStep): PaymentFacts {
-    return {
-      paymentId: uuidFromKey(input.idempotencyKey),
-      orderId: input.orderId,
-      customerId: input.customerId,
-      amount: input.amount,
-      currency: input.currency,
-      method: input.method,
-      key: input.idempotencyKey,
-    };
-  }
-
+export function createPaymentActivities(db: Db, step: FencedStep, gateway: PaymentGateway) {
   async function target(paymentId: string) {
     const payment = await db.payment.findUnique({ where: { id: paymentId } });
     if (!payment?.providerRef)
@@ -131,10 +78,9 @@ export function createPaymentActivities(db: Db, outbox: OutboxWriter, gateway: P
     }[kind];
     const result = await callGateway(() => call(request));
     if (!result.ok) throw ApplicationFailure.retryable(`${kind} refused: ${result.message}`, 'PaymentFollowUpRefused');
-    await db.$transaction(async (tx) => {
-      if (!(await claimStep(tx, input.orderId, input.seq))) return;
-      await record(tx, kind, input, result, { authorizationId: input.targetPaymentId });
-      await outbox.append(tx, [paymentEvent(eventType, eventVersion, facts(input), input, data)]);
+    await step(input, async (tx) => {
+      await recordPayment(tx, kind, input, result, { authorizationId: input.targetPaymentId });
+      return [paymentEvent(eventType, eventVersion, paymentFacts(input), input, data)];
     });
     return uuidFromKey(input.idempotencyKey);
   }
@@ -151,13 +97,12 @@ export function createPaymentActivities(db: Db, outbox: OutboxWriter, gateway: P
         })
       );
       const expiresAt = new Date(Date.now() + input.holdMs);
-      const paymentFacts = facts(input);
-      await db.$transaction(async (tx) => {
-        if (!(await claimStep(tx, input.orderId, input.seq))) return;
-        await record(tx, 'AUTHORIZATION', input, result, result.ok ? { expiresAt } : {});
+      const facts = paymentFacts(input);
+      await step(input, async (tx) => {
+        await recordPayment(tx, 'AUTHORIZATION', input, result, result.ok ? { expiresAt } : {});
         const timestamp = new Date().toISOString();
         const outcome = result.ok
-          ? paymentEvent('PaymentProcessed', '1.0.0', paymentFacts, input, {
+          ? paymentEvent('PaymentProcessed', '1.0.0', facts, input, {
               transactionId: result.reference,
               paymentMethod: input.method,
               status: 'confirmed',
@@ -165,9 +110,9 @@ export function createPaymentActivities(db: Db, outbox: OutboxWriter, gateway: P
               timestamp,
             })
           : {
-              ...paymentEvent('PaymentFailed', '0.0.1', paymentFacts, input, {}),
+              ...paymentEvent('PaymentFailed', '0.0.1', facts, input, {}),
               data: {
-                paymentId: paymentFacts.paymentId,
+                paymentId: facts.paymentId,
                 amount: toDecimal(input.amount, input.currency),
                 currency: input.currency,
                 failureReason: result.code,
@@ -177,10 +122,10 @@ export function createPaymentActivities(db: Db, outbox: OutboxWriter, gateway: P
                 timestamp,
               },
             };
-        await outbox.append(tx, [
-          paymentEvent('PaymentInitiated', '0.0.1', paymentFacts, input, { paymentMethod: input.method, timestamp }),
+        return [
+          paymentEvent('PaymentInitiated', '0.0.1', facts, input, { paymentMethod: input.method, timestamp }),
           outcome,
-        ]);
+        ];
       });
       const stored = await db.payment.findUniqueOrThrow({ where: { idempotencyKey: input.idempotencyKey } });
       if (stored.status === 'FAILED')

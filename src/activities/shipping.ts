@@ -1,18 +1,16 @@
-import type { Db } from '../db/client.js';
 import { toJson } from '../db/json.js';
+import type { StepInput } from '../domain/causation.js';
 import type { Address } from '../domain/order.js';
+import { ShipmentStatus } from '../domain/shipment.js';
 import { uuidFromKey } from '../events/envelope.js';
 import type { DomainEvent } from '../events/envelope.js';
-import type { OutboxWriter } from '../events/outbox.js';
-import type { StepInput } from './step.js';
-import { ShipmentStatus } from '../domain/shipment.js';
-import { claimStep } from './step.js';
+import type { FencedStep } from '../events/fenced-step.js';
 
 export function shipmentIdFor(orderId: string): string {
   return uuidFromKey(`${orderId}:shipment`);
 }
 
-export function createShippingActivities(db: Db, outbox: OutboxWriter) {
+export function createShippingActivities(step: FencedStep) {
   function command(input: StepInput, type: string, data: object): DomainEvent {
     return {
       context: 'shipping',
@@ -31,8 +29,7 @@ export function createShippingActivities(db: Db, outbox: OutboxWriter) {
     /** Records the shipment and sends the CreateShipment command to the shipping context. */
     async requestShipment(input: StepInput & { method: 'standard' | 'express' }): Promise<string> {
       const shipmentId = shipmentIdFor(input.orderId);
-      await db.$transaction(async (tx) => {
-        if (!(await claimStep(tx, input.orderId, input.seq))) return;
+      await step(input, async (tx) => {
         const order = await tx.order.findUniqueOrThrow({ where: { id: input.orderId }, include: { items: true } });
         const address = order.shippingAddress as unknown as Address;
         await tx.shipment.createMany({
@@ -47,7 +44,7 @@ export function createShippingActivities(db: Db, outbox: OutboxWriter) {
           ],
           skipDuplicates: true,
         });
-        await outbox.append(tx, [
+        return [
           command(input, 'CreateShipment', {
             shipmentId,
             orderId: input.orderId,
@@ -55,36 +52,35 @@ export function createShippingActivities(db: Db, outbox: OutboxWriter) {
             items: order.items.map((item) => ({ itemId: item.productId, quantity: item.quantity })),
             shippingMethod: input.method,
           }),
-        ]);
+        ];
       });
       return shipmentId;
     },
 
     async recordShipmentStatus(input: StepInput & { status: ShipmentStatus }): Promise<void> {
-      await db.$transaction(async (tx) => {
-        if (!(await claimStep(tx, input.orderId, input.seq))) return;
+      await step(input, async (tx) => {
         await tx.shipment.updateMany({
           where: { orderId: input.orderId },
           data: { status: input.status, updatedAt: new Date() },
         });
+        return [];
       });
     },
 
     async cancelShipment(input: StepInput & { reason: string }): Promise<void> {
-      await db.$transaction(async (tx) => {
-        if (!(await claimStep(tx, input.orderId, input.seq))) return;
+      await step(input, async (tx) => {
         const updated = await tx.shipment.updateMany({
           where: { orderId: input.orderId, status: ShipmentStatus.REQUESTED },
           data: { status: ShipmentStatus.CANCELLED, updatedAt: new Date() },
         });
-        if (updated.count === 0) return;
-        await outbox.append(tx, [
+        if (updated.count === 0) return [];
+        return [
           command(input, 'CancelShipment', {
             shipmentId: shipmentIdFor(input.orderId),
             orderId: input.orderId,
             reason: input.reason,
           }),
-        ]);
+        ];
       });
     },
   };

@@ -258,7 +258,7 @@ export function createApp(deps: ApiDeps) {
     idempotency: idempotencyStore(db, config.IDEMPOTENCY_KEY_TTL, logger),
   };
   orderRoutes(routes, orders, db);
-  catalogRoutes(routes, { db, outbox, orders });
+  catalogRoutes(routes, { db, outbox, temporal });
   fulfilmentRoutes(routes, orders, db);
   app.use('/v1', v1);
 

@@ -1,5 +1,6 @@
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { CancellationReason, OrderStatus, Stage } from '../domain/order.js';
 
 extendZodWithOpenApi(z);
 
@@ -63,25 +64,15 @@ export const OrderCreate = z
   .openapi('OrderCreate');
 export type OrderCreate = z.infer<typeof OrderCreate>;
 
-export const OrderStatusEnum = z.enum(['pending', 'processing', 'completed', 'cancelled']);
-export const StageEnum = z.enum([
-  'PENDING',
-  'INVENTORY_RESERVED',
-  'PAYMENT_AUTHORIZED',
-  'CONFIRMED',
-  'FULFILLING',
-  'SHIPPED',
-  'COMPLETED',
-  'BACKORDERED',
-  'CANCELLING',
-  'CANCELLED',
-]);
-export const CancellationReasonEnum = z.enum(['CUSTOMER_REQUESTED', 'PAYMENT_FAILED', 'OUT_OF_STOCK', 'FRAUD']);
+// The lists come from the domain vocabulary, so the API, its OpenAPI document and the saga cannot drift apart.
+export const OrderStatusEnum = z.enum(OrderStatus);
+export const StageEnum = z.enum(Stage);
+export const CancellationReasonEnum = z.enum(CancellationReason);
 
 export const OrderUpdate = z.strictObject({ status: OrderStatusEnum }).openapi('OrderUpdate');
 
 export const CancelRequest = z
-  .strictObject({ reason: CancellationReasonEnum.default('CUSTOMER_REQUESTED') })
+  .strictObject({ reason: CancellationReasonEnum.default(CancellationReason.CUSTOMER_REQUESTED) })
   .openapi('CancelRequest');
 
 export const AmendRequest = z

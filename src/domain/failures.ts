@@ -5,6 +5,8 @@
 export const ActivityErrorType = {
   OutOfStock: 'OutOfStock',
   UnknownProduct: 'UnknownProduct',
+  /** An amendment names a product priced in another currency than the order's. */
+  CurrencyMismatch: 'CurrencyMismatch',
   PaymentDeclined: 'PaymentDeclined',
   PaymentGatewayUnavailable: 'PaymentGatewayUnavailable',
   OrderNotFound: 'OrderNotFound',

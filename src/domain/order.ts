@@ -41,13 +41,33 @@ export function statusOf(stage: Stage): OrderStatus {
 }
 
 /** Amendments are accepted only before fulfilment starts. */
-export function canAmend(stage: Stage): boolean {
-  return ['PENDING', 'INVENTORY_RESERVED', 'PAYMENT_AUTHORIZED', 'CONFIRMED', 'BACKORDERED'].includes(stage);
-}
+export const AMENDABLE_STAGES: readonly Stage[] = [
+  Stage.PENDING,
+  Stage.INVENTORY_RESERVED,
+  Stage.PAYMENT_AUTHORIZED,
+  Stage.CONFIRMED,
+  Stage.BACKORDERED,
+];
 
 /** Cancellation is accepted until dispatch (catalog cancellation policy); after that it is a return. */
+export const CANCELLABLE_STAGES: readonly Stage[] = [...AMENDABLE_STAGES, Stage.FULFILLING];
+
+/** Stages at which checkout has an outcome the caller can act on (placed, waiting for stock, or cancelled). */
+export const SETTLED_STAGES: readonly Stage[] = [
+  Stage.CONFIRMED,
+  Stage.FULFILLING,
+  Stage.SHIPPED,
+  Stage.COMPLETED,
+  Stage.CANCELLED,
+  Stage.BACKORDERED,
+];
+
+export function canAmend(stage: Stage): boolean {
+  return AMENDABLE_STAGES.includes(stage);
+}
+
 export function canCancel(stage: Stage): boolean {
-  return canAmend(stage) || stage === 'FULFILLING';
+  return CANCELLABLE_STAGES.includes(stage);
 }
 
 export const CancellationReason = {
@@ -57,6 +77,8 @@ export const CancellationReason = {
   FRAUD: 'FRAUD',
 } as const;
 export type CancellationReason = (typeof CancellationReason)[keyof typeof CancellationReason];
+
+export const CANCELLATION_REASONS: readonly string[] = Object.values(CancellationReason);
 
 export interface Address {
   street: string;

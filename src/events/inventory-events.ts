@@ -1,4 +1,4 @@
-import type { Causation } from '../activities/step.js';
+import type { Causation } from '../domain/causation.js';
 import type { DomainEvent } from './envelope.js';
 
 export const AdjustmentType = {

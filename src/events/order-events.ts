@@ -1,6 +1,6 @@
 import { toDecimal } from '../domain/money.js';
 import type { CancellationReason, OrderLine, OrderStatus } from '../domain/order.js';
-import type { Causation } from '../activities/step.js';
+import type { Causation } from '../domain/causation.js';
 import type { DomainEvent } from './envelope.js';
 
 /** The order as the orders context publishes it. */

@@ -1,4 +1,4 @@
-import type { Causation } from '../activities/step.js';
+import type { Causation } from '../domain/causation.js';
 import { toDecimal } from '../domain/money.js';
 import type { DomainEvent } from './envelope.js';
 

@@ -1,5 +1,5 @@
-import { releaseExpiredReservations } from '../activities/inventory.js';
-import { createSimulatedGateway } from '../activities/payment-gateway.js';
+import { releaseExpiredReservations } from '../inventory/sweep.js';
+import { createSimulatedGateway } from '../payments/gateway.js';
 import { startConsumers } from '../events/consumers/index.js';
 import { runProcess } from '../process.js';
 import { openResources } from '../runtime.js';

@@ -14,7 +14,7 @@ import type { Activities } from '../activities/index.js';
 import type { OutOfStockDetails } from '../domain/failures.js';
 import { ActivityErrorType } from '../domain/failures.js';
 import type { CancellationReason, OrderLine } from '../domain/order.js';
-import { canAmend, canCancel, orderTotal, Stage, statusOf } from '../domain/order.js';
+import { CANCELLATION_REASONS, canAmend, canCancel, orderTotal, Stage, statusOf } from '../domain/order.js';
 import { ShipmentStatus } from '../domain/shipment.js';
 import { Lock } from './lock.js';
 import type {
@@ -418,7 +418,7 @@ class OrderProcess {
           nonRetryable: true,
         });
       this.lastCause = request.requestId;
-      const lines = request.items ? await bookkeeping.priceLines(request.items) : this.state.lines;
+      const lines = request.items ? await bookkeeping.priceLines(request.items, this.input.currency) : this.state.lines;
       await this.applyAmendment(lines, request);
       const result = this.view();
       this.amendments.set(request.requestId, result);
@@ -502,7 +502,7 @@ class OrderProcess {
     if (!canCancel(this.state.stage) || this.dispatching) {
       return `the order was dispatched (stage ${this.state.stage}); start a return instead`;
     }
-    if (!['CUSTOMER_REQUESTED', 'PAYMENT_FAILED', 'OUT_OF_STOCK', 'FRAUD'].includes(request.reason)) {
+    if (!CANCELLATION_REASONS.includes(request.reason)) {
       return `unknown cancellation reason ${request.reason}`;
     }
     return undefined;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { releaseExpiredReservations } from '../../src/activities/inventory.js';
+import { releaseExpiredReservations } from '../../src/inventory/sweep.js';
 import { createProduct, startSystem, stockOf } from '../support/system.js';
 import { expectReplays, gate, orderRow, placeOrder, untilStage } from './support.js';
 

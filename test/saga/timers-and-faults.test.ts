@@ -10,7 +10,7 @@ import {
 import type { ActivityMap } from '../support/system.js';
 import { createProduct, eventually, http, startSystem, stockOf } from '../support/system.js';
 import { expectReplays, handle, openAuthorizations, orderRow, placeOrder, untilStage } from './support.js';
-import { adjustStock } from '../../src/activities/inventory.js';
+import { adjustStock } from '../../src/inventory/adjust.js';
 
 describe('order saga - timers', () => {
   it('re-authorizes once before the hold expires, then cancels with PAYMENT_FAILED when it nears expiry again', async () => {

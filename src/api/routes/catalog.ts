@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
 import { z } from 'zod';
-import { adjustStock, InsufficientStockError } from '../../activities/inventory.js';
+import { adjustStock, InsufficientStockError } from '../../inventory/adjust.js';
 import type { Db } from '../../db/client.js';
 import type { OutboxWriter } from '../../events/outbox.js';
+import { wakeBackorderedOrders } from '../../orders/workflow-commands.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { ApiError, ErrorCode } from '../errors.js';
-import type { OrderService } from '../order-service.js';
 import type { RouteEnv } from '../route.js';
 import { defineRoute } from '../route.js';
 import { AddInventory, InventoryStatus, Problem, Product, ProductCreate, UpdateInventory, Uuid } from '../schemas.js';
@@ -19,10 +20,10 @@ const InventoryListQuery = z.strictObject({
 export interface CatalogDeps {
   db: Db;
   outbox: OutboxWriter;
-  orders: OrderService;
+  temporal: Client;
 }
 
-export function catalogRoutes(routes: RouteEnv, { db, outbox, orders }: CatalogDeps): void {
+export function catalogRoutes(routes: RouteEnv, { db, outbox, temporal }: CatalogDeps): void {
   async function inventoryStatus(productId: string) {
     const product = await db.product.findUnique({
       where: { id: productId },
@@ -61,7 +62,7 @@ export function catalogRoutes(routes: RouteEnv, { db, outbox, orders }: CatalogD
       if (error instanceof InsufficientStockError) throw ApiError.conflict(ErrorCode.CONFLICT, error.message);
       throw error;
     }
-    if (quantityChange > 0) await orders.notifyRestock(productId);
+    if (quantityChange > 0) await wakeBackorderedOrders(db, temporal, productId);
     return inventoryStatus(productId);
   }
 

@@ -20,8 +20,8 @@ import {
   Problem,
 } from '../schemas.js';
 import { toDecimal } from '../../domain/money.js';
+import { CancellationReason, SETTLED_STAGES } from '../../domain/order.js';
 
-const FINAL_STAGES = new Set(['CONFIRMED', 'FULFILLING', 'SHIPPED', 'COMPLETED', 'CANCELLED', 'BACKORDERED']);
 const MAX_PREFER_WAIT_S = 30;
 
 function context(req: Request): RequestContext & { updateId: string } {
@@ -83,7 +83,9 @@ export function orderRoutes(routes: RouteEnv, orders: OrderService, db: Db): voi
       const location = `/v1/orders/${orderId}`;
       res.location(location);
       const waitMs = preferredWaitMs(req);
-      const settled = waitMs ? await orders.waitForOrder(orderId, waitMs, (o) => FINAL_STAGES.has(o.stage)) : order;
+      const settled = waitMs
+        ? await orders.waitForOrder(orderId, waitMs, (o) => SETTLED_STAGES.includes(o.stage))
+        : order;
       if (settled) res.status(201).json(settled);
       else res.status(202).json({ orderId, status: 'accepted', location });
     }
@@ -165,7 +167,7 @@ export function orderRoutes(routes: RouteEnv, orders: OrderService, db: Db): voi
           `status ${body.status} is set by the order saga; clients may only set cancelled`
         );
       }
-      res.json(await orders.cancel(params.orderId, 'CUSTOMER_REQUESTED', context(req)));
+      res.json(await orders.cancel(params.orderId, CancellationReason.CUSTOMER_REQUESTED, context(req)));
     }
   );
 

@@ -1,8 +1,7 @@
 import type { Client } from '@temporalio/client';
-import { adjustStock, InsufficientStockError } from '../../activities/inventory.js';
-import { OrderService } from '../../api/order-service.js';
-import type { Config } from '../../config/config.js';
+import { adjustStock, InsufficientStockError } from '../../inventory/adjust.js';
 import type { Db } from '../../db/client.js';
+import { wakeBackorderedOrders } from '../../orders/workflow-commands.js';
 import type { CloudEvent } from '../envelope.js';
 import { AlreadyProcessedError, claimInbox, inboxClaimingOutbox, isProcessed } from '../inbox.js';
 import type { OutboxWriter } from '../outbox.js';
@@ -23,8 +22,7 @@ interface InventoryAdjustedData {
  * through `adjustStock` with the event id as adjustment id, and the inbox row is written in that same
  * transaction; then backordered orders waiting for the product are woken.
  */
-export function inventoryConsumer(deps: { db: Db; outbox: OutboxWriter; temporal: Client; config: Config }) {
-  const orders = new OrderService(deps.db, deps.temporal, deps.config);
+export function inventoryConsumer(deps: { db: Db; outbox: OutboxWriter; temporal: Client }) {
   const handler: InboundHandler = {
     name: INVENTORY_CONSUMER,
     context: 'inventory',
@@ -59,7 +57,8 @@ export function inventoryConsumer(deps: { db: Db; outbox: OutboxWriter; temporal
       }
       // Waking orders is idempotent (they re-check stock) and happens after the commit, so it is repeated on a
       // redelivery too: the previous attempt may have died between the two.
-      if (data.quantityChange > 0 && (applied || delivery.redelivered)) await orders.notifyRestock(data.productId);
+      if (data.quantityChange > 0 && (applied || delivery.redelivered))
+        await wakeBackorderedOrders(deps.db, deps.temporal, data.productId);
       return applied ? 'applied' : 'duplicate';
     },
   };

@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Db } from '../../db/client.js';
-import { Stage } from '../../domain/order.js';
+import { CANCELLABLE_STAGES, CancellationReason } from '../../domain/order.js';
 import { cancelOrderSignal } from '../../workflows/messages.js';
 import type { CloudEvent } from '../envelope.js';
 import { processOnce } from '../inbox.js';
@@ -8,16 +8,6 @@ import type { InboundHandler } from './runner.js';
 import { signalOrder } from './signal.js';
 
 export const SUBSCRIPTIONS_CONSUMER = 'orders-service-subscriptions';
-
-/** Stages in which an order can still be cancelled rather than returned (catalog cancellation policy). */
-const OPEN_STAGES: string[] = [
-  Stage.PENDING,
-  Stage.INVENTORY_RESERVED,
-  Stage.PAYMENT_AUTHORIZED,
-  Stage.BACKORDERED,
-  Stage.CONFIRMED,
-  Stage.FULFILLING,
-];
 
 interface UserSubscriptionCancelledData {
   subscriptionId: string;
@@ -43,7 +33,7 @@ export function subscriptionsConsumer(deps: { db: Db; temporal: Client }) {
             customerId: data.userId,
             subscriptionId: data.subscriptionId,
             status: { in: ['pending', 'processing'] },
-            stage: { in: OPEN_STAGES },
+            stage: { in: [...CANCELLABLE_STAGES] },
           },
           select: { id: true },
           orderBy: { createdAt: 'asc' },
@@ -51,7 +41,7 @@ export function subscriptionsConsumer(deps: { db: Db; temporal: Client }) {
         for (const order of orders) {
           const signalled = await signalOrder(deps.temporal, order.id, cancelOrderSignal, {
             requestId: event.id,
-            reason: 'CUSTOMER_REQUESTED',
+            reason: CancellationReason.CUSTOMER_REQUESTED,
           });
           if (signalled) cancelled += 1;
         }

@@ -1,0 +1,36 @@
+import type { Db, Tx } from '../db/client.js';
+import type { StepInput } from '../domain/causation.js';
+import type { DomainEvent } from './envelope.js';
+import type { OutboxWriter } from './outbox.js';
+
+/**
+ * Claims the order's step sequence: the step applies only if it is newer than the last one applied to the order,
+ * so a retried attempt of a step that already committed, or a late attempt overtaken by a later step, changes
+ * nothing. Returns false when the step is stale or already applied.
+ */
+async function claimStep(tx: Tx, orderId: string, seq: number): Promise<boolean> {
+  const claimed = await tx.$executeRaw`
+    UPDATE orders SET step_seq = ${seq}, updated_at = now() WHERE id = ${orderId}::uuid AND step_seq < ${seq}`;
+  return claimed === 1;
+}
+
+/** The work of a step: changes rows inside the transaction and returns the events that report them. */
+export type StepWork = (tx: Tx) => Promise<readonly DomainEvent[]>;
+
+export interface FencedStep {
+  /** Runs `work` if the step is new, then reads the step's answer in the same transaction either way. */
+  <T>(input: StepInput, work: StepWork, answer: (tx: Tx) => Promise<T>): Promise<T>;
+  (input: StepInput, work: StepWork): Promise<void>;
+}
+
+/**
+ * The one way a state-changing activity touches the database: in one transaction, claim the step, run the work
+ * and append its events to the outbox. A stale or repeated step runs no work and publishes nothing.
+ */
+export function fencedStep(db: Db, outbox: OutboxWriter): FencedStep {
+  return <T>(input: StepInput, work: StepWork, answer?: (tx: Tx) => Promise<T>) =>
+    db.$transaction(async (tx) => {
+      if (await claimStep(tx, input.orderId, input.seq)) await outbox.append(tx, await work(tx));
+      return answer?.(tx);
+    });
+}

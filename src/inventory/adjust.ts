@@ -1,0 +1,53 @@
+import type { Db } from '../db/client.js';
+import type { Causation } from '../domain/causation.js';
+import type { StockChange, StockLevel } from '../events/inventory-events.js';
+import { AdjustmentType, stockChangeEvents } from '../events/inventory-events.js';
+import type { OutboxWriter } from '../events/outbox.js';
+import { level, lockLevel, shiftLevel } from './levels.js';
+
+/** Stock added or removed by an operator or an external InventoryAdjusted message. */
+export interface StockAdjustment extends Causation {
+  productId: string;
+  warehouseId: string;
+  quantityChange: number;
+  /** Identifies the adjustment, so the same request or message applied twice changes stock once. */
+  adjustmentId: string;
+  reason?: string;
+}
+
+export class InsufficientStockError extends Error {
+  readonly code = 'INSUFFICIENT_STOCK';
+  constructor(message: string) {
+    super(message);
+    this.name = 'InsufficientStockError';
+  }
+}
+
+/** Applies a stock adjustment; removing more than is available (reserved units included) is refused. */
+export async function adjustStock(db: Db, outbox: OutboxWriter, adjustment: StockAdjustment): Promise<StockLevel> {
+  const { productId, warehouseId, quantityChange } = adjustment;
+  return db.$transaction(async (tx) => {
+    await tx.$executeRaw`
+      INSERT INTO inventory_items (product_id, warehouse_id) VALUES (${productId}::uuid, ${warehouseId})
+      ON CONFLICT DO NOTHING`;
+    const before = await lockLevel(tx, productId, warehouseId);
+    if (!before) throw new InsufficientStockError(`product ${productId} does not exist`);
+    if (before.on_hand - before.reserved + quantityChange < 0) {
+      throw new InsufficientStockError(
+        `cannot remove ${-quantityChange} units: only ${before.on_hand - before.reserved} are available`
+      );
+    }
+    const after = await shiftLevel(tx, productId, warehouseId, { onHand: quantityChange, reserved: 0 });
+    const change: StockChange = {
+      before: level(before),
+      after: level(after!),
+      adjustmentType: quantityChange >= 0 ? AdjustmentType.RESTOCKED : AdjustmentType.ADJUSTED,
+      ...(adjustment.reason ? { reason: adjustment.reason } : {}),
+    };
+    await outbox.append(
+      tx,
+      stockChangeEvents(change, `stock:${adjustment.adjustmentId}`, adjustment.adjustmentId, adjustment)
+    );
+    return change.after;
+  });
+}

@@ -1,0 +1,70 @@
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { Config } from '../config/config.js';
+import type { Db } from '../db/client.js';
+import { orderTotal, Stage, statusOf } from '../domain/order.js';
+import type { OrderTimings, OrderWorkflowInput } from '../workflows/messages.js';
+import { ORDER_WORKFLOW_TYPE, orderWorkflowId, restockNoticeSignal } from '../workflows/messages.js';
+import {
+  CustomerIdKey,
+  NeedsAttentionKey,
+  OrderStageKey,
+  OrderStatusKey,
+  OrderTotalKey,
+} from '../workflows/search-attributes.js';
+
+/** Commands to order workflows that do not come from one HTTP request: starting one, waking the backordered. */
+
+export function orderTimings(config: Config): OrderTimings {
+  return {
+    reservationHoldMs: config.RESERVATION_HOLD,
+    authorizationHoldMs: config.AUTHORIZATION_HOLD,
+    reauthorizeBeforeMs: config.REAUTHORIZE_BEFORE,
+    backorderWindowMs: config.BACKORDER_WINDOW,
+    dispatchDeadlineMs: config.DISPATCH_DEADLINE,
+    compensationMaxAttempts: config.COMPENSATION_MAX_ATTEMPTS,
+  };
+}
+
+/** Starts the order's saga with the configured timings, searchable by status, stage, customer and total. */
+export async function startOrderWorkflow(
+  temporal: Client,
+  config: Config,
+  order: Omit<OrderWorkflowInput, 'timings'>
+): Promise<void> {
+  const { orderId, customerId, lines, currency } = order;
+  const total = orderTotal(lines);
+  await temporal.workflow.start(ORDER_WORKFLOW_TYPE, {
+    workflowId: orderWorkflowId(orderId),
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    args: [{ ...order, timings: orderTimings(config) }],
+    typedSearchAttributes: [
+      { key: OrderStatusKey, value: statusOf(Stage.PENDING) },
+      { key: OrderStageKey, value: Stage.PENDING },
+      { key: CustomerIdKey, value: customerId },
+      { key: OrderTotalKey, value: total },
+      { key: NeedsAttentionKey, value: false },
+    ],
+    staticSummary: `Order ${orderId}: ${lines.length} line(s), ${total} ${currency} minor units`,
+    staticDetails: `Customer ${customerId}\n${lines.map((line) => `- ${line.quantity} x ${line.sku}`).join('\n')}`,
+  });
+}
+
+/** Wakes every backordered order that waits for this product; returns how many were asked. */
+export async function wakeBackorderedOrders(db: Db, temporal: Client, productId: string): Promise<number> {
+  const waiting = await db.order.findMany({
+    where: { stage: Stage.BACKORDERED, items: { some: { productId } } },
+    select: { id: true },
+  });
+  await Promise.all(
+    waiting.map((order) =>
+      temporal.workflow
+        .getHandle(orderWorkflowId(order.id))
+        .signal(restockNoticeSignal, { productId })
+        .catch((error: unknown) => {
+          if (!(error instanceof WorkflowNotFoundError)) throw error;
+        })
+    )
+  );
+  return waiting.length;
+}
