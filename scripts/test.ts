@@ -22,6 +22,8 @@ generatePrismaClient();
 check('typecheck', bin('tsc'), ['--noEmit', '-p', '.']);
 check('lint', bin('eslint'), ['.']);
 check('format', bin('prettier'), ['--check', '.']);
+// Imports point down (domain <- infrastructure <- contexts <- adapters), never across or in a cycle.
+check('dependencies', bin('depcruise'), ['src', '--config', '.dependency-cruiser.cjs']);
 
 const results = join(ROOT, '.data', 'vitest-results.json');
 mkdirSync(join(ROOT, '.data'), { recursive: true });
