@@ -6,6 +6,7 @@ import { ActivityErrorType } from '../domain/failures.js';
 import type { Address, CancellationReason, OrderLine } from '../domain/order.js';
 import { orderTotal, Stage, statusOf } from '../domain/order.js';
 import type { DomainEvent } from '../events/envelope.js';
+import type { OrderWorkflowInput } from '../workflows/messages.js';
 import type { OrderSnapshot } from '../events/order-events.js';
 import { orderAmended, orderCancelled, orderCompleted, orderConfirmed, orderCreated } from '../events/order-events.js';
 
@@ -14,16 +15,12 @@ import { orderAmended, orderCancelled, orderCompleted, orderConfirmed, orderCrea
  * a fenced step's transaction and returns the events that report the change.
  */
 
-export interface CreateOrderInput extends Causation {
-  orderId: string;
-  customerId: string;
-  lines: OrderLine[];
-  currency: string;
-  shippingAddress: Address;
-  billingAddress?: Address;
-  paymentMethod: string;
-  subscriptionId?: string;
-}
+/** What the workflow knows of a new order when it persists it. */
+export type CreateOrderInput = Pick<
+  OrderWorkflowInput,
+  'orderId' | 'customerId' | 'lines' | 'currency' | 'shippingAddress' | 'billingAddress' | 'subscriptionId'
+> &
+  Causation & { paymentMethod: string };
 
 export interface StageChange extends StepInput {
   to: Stage;

@@ -1,3 +1,5 @@
+// One file above 300 lines on purpose: the saga's steps, compensations and message handlers share one state
+// object and its invariants; split, every part would need the whole class to be read.
 import {
   ActivityFailure,
   allHandlersFinished,
