@@ -1,4 +1,4 @@
-import { cp, mkdir, rm } from 'node:fs/promises';
+import { cp, mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { AsyncApiSpec, ChannelSpec, MessageSpec } from './asyncapi.js';
 import { ASYNCAPI_FILE, CONTRACTS_DIR } from './asyncapi.js';
@@ -22,6 +22,15 @@ export class CatalogConflictError extends Error {
   ) {
     super(`"${id}" ${problem}`);
     this.name = 'CatalogConflictError';
+  }
+}
+
+export class NotACatalogError extends Error {
+  readonly code = 'NOT_A_CATALOG';
+
+  constructor(readonly dir: string) {
+    super(`${dir} is neither empty nor a catalog written before; refusing to replace it`);
+    this.name = 'NotACatalogError';
   }
 }
 
@@ -100,6 +109,9 @@ export async function writeCatalog(dir: string, sources: CatalogSources): Promis
     if (asyncapi.messages.some((candidate) => candidate.name === message.id))
       throw new CatalogConflictError(message.id);
   }
+  // The folder is replaced, so it must be one this command wrote (or empty): never a mistyped --out.
+  const existing = await readdir(dir).catch(() => [] as string[]);
+  if (existing.length > 0 && !existing.includes('domains')) throw new NotACatalogError(dir);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const catalog = openCatalog(dir);
