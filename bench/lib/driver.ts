@@ -18,8 +18,8 @@ interface World {
   db: pg.Client;
   nats: NatsConnection;
   subscriptions: Subscription[];
-  /** orderId -> performance.now() when its OrderConfirmed event arrived. */
-  confirmedEvents: Map<string, number>;
+  /** orderId -> when its OrderConfirmed event arrived (performance.now()), and its lag behind its `time`. */
+  confirmedEvents: Map<string, { at: number; lagMs: number }>;
   floorConfirmations: Arrivals;
   pollQueries: number;
 }
@@ -71,16 +71,17 @@ async function open(init: DriverInit): Promise<World> {
   const db = new pg.Client({ connectionString: init.databaseUrl, application_name: 'bench-driver' });
   await db.connect();
   const nats = await connect({ servers: init.natsUrl, name: 'bench-driver' });
-  const confirmedEvents = new Map<string, number>();
+  const confirmedEvents = new Map<string, { at: number; lagMs: number }>();
   // A core subscription sees every message published to the stream's subject, without a consumer.
   const subscription = nats.subscribe(`orders.${init.eventsEnv}.events`, {
     callback: (error, message) => {
       if (error) return;
       const at = performance.now();
       try {
-        const event = message.json<{ type?: string; correlationid?: string }>();
+        const event = message.json<{ type?: string; correlationid?: string; time?: string }>();
         if (event.type === 'OrderConfirmed' && event.correlationid && !confirmedEvents.has(event.correlationid)) {
-          confirmedEvents.set(event.correlationid, at);
+          const lagMs = performance.timeOrigin + at - Date.parse(event.time ?? '');
+          confirmedEvents.set(event.correlationid, { at, lagMs });
         }
       } catch {
         // Not an event of ours.
@@ -130,6 +131,7 @@ function emptyResult(runId: string): RunResult {
     latencyMs: [],
     acceptMs: [],
     eventMs: [],
+    eventLagMs: [],
     eventsMissing: 0,
     ids: [],
     pollQueries: 0,
@@ -150,10 +152,10 @@ async function runFloor(w: World, run: FloorRun): Promise<RunResult> {
     const workflowId = `${run.runId}-${index}`;
     const t0 = performance.now();
     try {
-      const handle = await w.client.workflow.start('FloorWorkflow', {
+      const handle = await w.client.workflow.start(run.workflow.workflowType, {
         workflowId,
         taskQueue: w.init.floorTaskQueue,
-        args: [run.input],
+        args: run.workflow.args,
       });
       const t1 = performance.now();
       // Not handle.result(): the loop moves on at the confirmation point, as it does for orders, and the
@@ -289,9 +291,13 @@ async function runService(w: World, run: ServiceRun): Promise<RunResult> {
   const eventsBy = performance.now() + 10_000;
   while (result.ids.some((id) => !w.confirmedEvents.has(id)) && performance.now() < eventsBy) await sleep(50);
   for (const id of result.ids) {
-    const at = w.confirmedEvents.get(id);
-    if (at === undefined) result.eventsMissing += 1;
-    else result.eventMs.push(at - posted.get(id)!);
+    const event = w.confirmedEvents.get(id);
+    if (event === undefined) {
+      result.eventsMissing += 1;
+    } else {
+      result.eventMs.push(event.at - posted.get(id)!);
+      if (Number.isFinite(event.lagMs)) result.eventLagMs.push(event.lagMs);
+    }
   }
   result.pollQueries = w.pollQueries - pollsBefore;
   return result;

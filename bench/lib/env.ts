@@ -33,12 +33,12 @@ function run(command: string, args: string[], cwd?: string): string {
 }
 
 /** Versions and machine facts recorded with every result (section 3.2 of the performance notes). */
-export function environment(root: string, temporalCli: string) {
+export function environment(root: string, temporalCli: string | undefined) {
   const status = run('git', ['status', '--porcelain'], root);
   return {
     node: process.version,
     packages: Object.fromEntries(PACKAGES.map((name) => [name, installedVersion(root, name)])),
-    temporalCli: run(temporalCli, ['--version']),
+    temporalCli: temporalCli ? run(temporalCli, ['--version']) : 'not used',
     nproc: availableParallelism(),
     cpuModel: cpus()[0]?.model ?? '?',
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 // CPU accounting from /proc (Linux only): the Temporal dev server, the PostgreSQL backends and the load driver are
 // other processes, so process.cpuUsage() of the bench cannot see them.
@@ -36,20 +36,47 @@ export function machineBusyMs(): number {
   return (busy * 1000) / clockTicks();
 }
 
-/** The pid of the one process whose full command line matches `pattern` (a pgrep -f regular expression). */
-export function findPid(pattern: string): number | undefined {
-  const run = spawnSync('pgrep', ['-f', '--', pattern], { encoding: 'utf8' });
-  const pids = (run.stdout ?? '')
-    .split('\n')
-    .map((line) => Number.parseInt(line, 10))
-    .filter((pid) => Number.isFinite(pid) && pid !== process.pid);
-  return pids.length === 1 ? pids[0] : undefined;
-}
-
 export function loadAverage(): number[] {
   try {
     return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
   } catch {
     return [];
   }
+}
+
+/** The pid of the process listening on a local TCP port (from /proc/net/tcp{,6} and the processes' socket fds). */
+export function pidListeningOn(port: number): number | undefined {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const row of text.split('\n').slice(1)) {
+      const fields = row.trim().split(/\s+/);
+      // local_address is HEXIP:HEXPORT; state 0A is LISTEN; field 9 is the socket's inode.
+      if (fields[1]?.endsWith(`:${hexPort}`) && fields[3] === '0A' && fields[9]) inodes.add(`socket:[${fields[9]}]`);
+    }
+  }
+  if (inodes.size === 0) return undefined;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${entry}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        if (inodes.has(readlinkSync(`/proc/${entry}/fd/${fd}`))) return Number(entry);
+      } catch {
+        // The fd closed meanwhile.
+      }
+    }
+  }
+  return undefined;
 }

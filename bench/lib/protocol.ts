@@ -1,4 +1,4 @@
-import type { FloorInput } from '../floor-workflow.js';
+import type { FloorInput } from '../workflows/floor.js';
 
 /** Messages between bench/run.ts (the service under test) and bench/lib/driver.ts (the load generator). */
 export interface DriverInit {
@@ -15,12 +15,16 @@ export interface DriverInit {
   pollMs: number;
 }
 
+/** The floor workflows (bench/workflows), each with the arguments it starts with. */
+export type FloorWorkflowStart =
+  { workflowType: 'FloorWorkflow'; args: [FloorInput] } | { workflowType: 'NaiveCheckoutWorkflow'; args: [] };
+
 export interface FloorRun {
   type: 'floor';
   runId: string;
   orders: number;
   concurrency: number;
-  input: FloorInput;
+  workflow: FloorWorkflowStart;
   timeoutMs: number;
 }
 
@@ -51,6 +55,11 @@ export interface RunResult {
   acceptMs: number[];
   /** POST to the OrderConfirmed event arriving on NATS (through outbox and relay), ms. */
   eventMs: number[];
+  /**
+   * Event lag: the OrderConfirmed event's `time` (stamped inside the transaction that commits the CONFIRMED row,
+   * just before its commit) to its arrival on NATS, ms. Same machine, same clock.
+   */
+  eventLagMs: number[];
   eventsMissing: number;
   /** Order ids (service) or workflow ids (floor) of the successful items, for history sampling. */
   ids: string[];

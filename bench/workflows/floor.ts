@@ -1,5 +1,5 @@
 // The orchestration floor (F-T): the shape of an order's checkout without its work. Runs in Temporal's
-// deterministic sandbox, bundled on its own by bench/run.ts; nothing here may import Node built-ins.
+// deterministic sandbox, bundled with the other floors (index.ts); nothing here may import Node built-ins.
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 
 export interface FloorActivities {
