@@ -370,6 +370,8 @@ async function main(): Promise<void> {
       EVENTS_ENV: eventsEnv,
       TEMPORAL_TASK_QUEUE: `bench-orders-${runId}`,
       AUTH: 'off',
+      // Measured as deployed: payloads encrypted.
+      PAYLOAD_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
       LOG_LEVEL: 'silent',
       RATE_LIMIT_PER_MINUTE: '100000000',
     });
@@ -409,6 +411,7 @@ async function main(): Promise<void> {
       connection: orderConnection,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
+      codec: resources.codec,
       db: resources.db,
       outbox: resources.outbox,
       gateway: createSimulatedGateway(resources.db),
