@@ -22,11 +22,10 @@ ENV PRISMA_SCHEMA_ENGINE_BINARY=/bin/true \
     CHECKPOINT_DISABLE=1 \
     NPM_CONFIG_UPDATE_NOTIFIER=false
 
-# `npm ci` refuses the lockfile because it lacks other platforms' optional packages (e.g. @dbmate/linux-arm64);
-# `npm install` honours the lock and resolves the missing optional package for this platform.
+# Exactly the lockfile (it lists every platform's optional binaries: `npm run lock:platforms`).
 # Install scripts stay off, as package.json's allowScripts says: nothing here needs one.
 COPY package.json package-lock.json ./
-RUN npm install --no-audit --no-fund --ignore-scripts
+RUN npm ci --no-audit --no-fund --ignore-scripts
 
 COPY . .
 RUN npx prisma generate \

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/logger.js';
 import { describeFailure } from '../src/process.js';
-import { DATA_DIR, devJwtSecret } from './lib/dev-secret.js';
+import { DATA_DIR, devJwtSecret, devPayloadKeys } from './lib/dev-secret.js';
 import { startTemporalDevServer } from './lib/temporal-server.js';
 import { provision } from './provision.js';
 
@@ -24,7 +24,11 @@ process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
 async function main() {
-  const config = loadConfig({ ...process.env, JWT_SECRET: devJwtSecret() });
+  const config = loadConfig({
+    ...process.env,
+    JWT_SECRET: devJwtSecret(),
+    PAYLOAD_ENCRYPTION_KEYS: devPayloadKeys(),
+  });
   const logger = createLogger(config.LOG_LEVEL, 'dev');
   mkdirSync(DATA_DIR, { recursive: true });
   const { temporalCli } = await provision(config);
@@ -62,6 +66,7 @@ async function main() {
     connection: workerConnection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    codec: resources.codec,
     db: resources.db,
     outbox: resources.outbox,
     gateway: createSimulatedGateway(resources.db),

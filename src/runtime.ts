@@ -2,6 +2,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Client } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import type { Config } from './config/config.js';
 import type { Db } from './db/client.js';
 import { createDb } from './db/client.js';
@@ -11,6 +12,7 @@ import type { OutboxWriter } from './events/outbox.js';
 import { createOutboxWriter } from './events/outbox.js';
 import { ensureStreams } from './events/streams.js';
 import { connectClient } from './temporal/connection.js';
+import { dataConverter, payloadCodec } from './temporal/payload-codec.js';
 
 /** The connections every process needs, opened with one clear error per unreachable service. */
 export interface Resources {
@@ -18,11 +20,14 @@ export interface Resources {
   nats: NatsConnection;
   js: JetStreamClient;
   temporal: Client;
+  /** Encrypts what the client sends to Temporal; the worker and the codec server use the same one. */
+  codec: PayloadCodec | undefined;
   outbox: OutboxWriter;
   close(): Promise<void>;
 }
 
 export async function openResources(config: Config, name: string): Promise<Resources> {
+  const codec = payloadCodec(config);
   const db = createDb(config.DATABASE_URL);
   const opened: (() => Promise<unknown>)[] = [() => db.$disconnect()];
   const close = async () => {
@@ -35,8 +40,12 @@ export async function openResources(config: Config, name: string): Promise<Resou
     await ensureStreams(await jetstreamManager(nats), config.EVENTS_ENV);
     const connection = await connectClient(config.TEMPORAL_ADDRESS);
     opened.push(() => connection.close());
-    const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-    return { db, nats, js: jetstream(nats), temporal, outbox: createOutboxWriter(config.EVENTS_ENV), close };
+    const temporal = new Client({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      dataConverter: dataConverter(codec),
+    });
+    return { db, nats, js: jetstream(nats), temporal, codec, outbox: createOutboxWriter(config.EVENTS_ENV), close };
   } catch (error) {
     await close();
     throw error;

@@ -1,6 +1,6 @@
 // The one bench module that imports the service's code (src/): everything else in bench/ talks to the service
 // through what this returns, so a move of modules under src/ is fixed here alone.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { Client } from '@temporalio/client';
@@ -72,6 +72,8 @@ export async function startService(setup: ServiceSetup, cleanup: Cleanup): Promi
     EVENTS_ENV: setup.eventsEnv,
     TEMPORAL_TASK_QUEUE: `bench-orders-${setup.runId}`,
     AUTH: 'off',
+    // Measured as deployed: payloads encrypted.
+    PAYLOAD_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
     LOG_LEVEL: 'silent',
     RATE_LIMIT_PER_MINUTE: '100000000',
   });
@@ -88,6 +90,7 @@ export async function startService(setup: ServiceSetup, cleanup: Cleanup): Promi
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    codec: resources.codec,
     db: resources.db,
     outbox: resources.outbox,
     gateway: createSimulatedGateway(resources.db),

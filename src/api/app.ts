@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import cors from 'cors';
 import express from 'express';
 import { rateLimit } from 'express-rate-limit';
@@ -12,6 +13,7 @@ import type { Config } from '../config/config.js';
 import type { Db } from '../db/client.js';
 import type { OutboxWriter } from '../events/outbox.js';
 import { authenticate } from './auth.js';
+import { codecServer } from './codec-server.js';
 import { docsPage } from './docs.js';
 import { ApiError, ErrorCode, errorHandler, notFoundHandler } from './errors.js';
 import { idempotencyStore } from './idempotency.js';
@@ -26,6 +28,8 @@ export interface ApiDeps {
   config: Config;
   db: Db;
   temporal: Client;
+  /** Serves /codec when set: the same codec as the Temporal client's. */
+  codec?: PayloadCodec | undefined;
   nats: NatsConnection;
   outbox: OutboxWriter;
   logger: Logger;
@@ -48,6 +52,12 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     }),
   ]).finally(() => clearTimeout(timer));
 }
+
+const splitList = (text: string) =>
+  text
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
 
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
@@ -166,7 +176,7 @@ function registerOperationalPaths(registry: OpenAPIRegistry) {
 }
 
 export function createApp(deps: ApiDeps) {
-  const { config, db, temporal, nats, outbox, logger } = deps;
+  const { config, db, temporal, codec, nats, outbox, logger } = deps;
   const app = express();
   const lifecycle: ApiLifecycle = { draining: false };
   const registry = new OpenAPIRegistry();
@@ -195,9 +205,18 @@ export function createApp(deps: ApiDeps) {
     next();
   });
   app.use(helmet({ contentSecurityPolicy: { directives: { 'script-src': ["'self'"] } } }));
-  const origins = config.CORS_ORIGINS.split(',')
-    .map((origin) => origin.trim())
-    .filter(Boolean);
+  const auth = authenticate({
+    enabled: config.AUTH === 'on',
+    ...(config.JWT_SECRET ? { jwtSecret: config.JWT_SECRET } : {}),
+    ...(config.JWT_JWKS_URL && config.JWT_ISSUER && config.JWT_AUDIENCE
+      ? { jwks: { url: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE } }
+      : {}),
+    apiKeys: config.API_KEYS,
+  });
+  // Before the API's CORS: the codec server answers the Web UI's origin, which the API need not allow.
+  if (codec)
+    app.use('/codec', codecServer({ codec, origins: splitList(config.CODEC_CORS_ORIGINS), authenticate: auth }));
+  const origins = splitList(config.CORS_ORIGINS);
   app.use(
     cors({
       origin: origins.length ? origins : false,
@@ -245,13 +264,7 @@ export function createApp(deps: ApiDeps) {
       handler: (_req, _res, next) => next(new ApiError(429, ErrorCode.RATE_LIMITED, 'too many requests; slow down')),
     })
   );
-  v1.use(
-    authenticate({
-      enabled: config.AUTH === 'on',
-      ...(config.JWT_SECRET ? { jwtSecret: config.JWT_SECRET } : {}),
-      apiKeys: config.API_KEYS,
-    })
-  );
+  v1.use(auth);
   const routes: RouteEnv = {
     router: v1,
     registry,

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { jwtVerify, SignJWT } from 'jose';
+import type { JWTPayload } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
 import { ApiError, ErrorCode } from './errors.js';
 
@@ -32,6 +33,8 @@ export async function mintToken(secret: string, role: Role, subject: string, ttl
 export interface AuthOptions {
   enabled: boolean;
   jwtSecret?: string;
+  /** An identity provider: its tokens (RS256/ES256) are verified against its published key set. */
+  jwks?: { url: string; issuer: string; audience: string };
   /** `role:key` pairs for services that cannot hold a JWT. */
   apiKeys: string;
 }
@@ -57,13 +60,50 @@ declare module 'express-serve-static-core' {
 
 const unauthenticated = (message: string) => new ApiError(401, ErrorCode.UNAUTHENTICATED, message);
 
+class TokenRefusedError extends Error {
+  readonly code = 'TOKEN_REFUSED';
+}
+
 /**
- * Bearer JWT (HS256, issuer and audience checked) or `X-API-Key`. Every 401 carries `WWW-Authenticate` (RFC 9110) and
+ * Our own HS256 tokens (npm run token) and, with a JWKS URL, an identity provider's RS256/ES256 ones. The header's
+ * alg only picks the verifier; each verifier then allows only its own algorithms, so an HS256 token cannot be
+ * checked against a public key nor an RS256 one against the secret.
+ */
+function tokenVerifier(options: AuthOptions): (token: string) => Promise<JWTPayload> {
+  const secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : undefined;
+  const { jwks } = options;
+  // Cached: fetched on first use, again after 10 minutes, or when a token names an unknown key (at most every 30 s).
+  const keySet = jwks
+    ? createRemoteJWKSet(new URL(jwks.url), {
+        cacheMaxAge: 10 * 60_000,
+        cooldownDuration: 30_000,
+        timeoutDuration: 5_000,
+      })
+    : undefined;
+  return async (token) => {
+    const { alg } = decodeProtectedHeader(token);
+    if (alg === 'HS256' && secret) {
+      return (await jwtVerify(token, secret, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'] })).payload;
+    }
+    if (jwks && keySet && (alg === 'RS256' || alg === 'ES256')) {
+      const verified = await jwtVerify(token, keySet, {
+        issuer: jwks.issuer,
+        audience: jwks.audience,
+        algorithms: ['RS256', 'ES256'],
+      });
+      return verified.payload;
+    }
+    throw new TokenRefusedError(`no verifier for alg ${alg}`);
+  };
+}
+
+/**
+ * Bearer JWT (HS256, or RS256/ES256 from JWT_JWKS_URL; issuer and audience checked) or `X-API-Key`. Every 401 carries `WWW-Authenticate` (RFC 9110) and
  * says nothing about which check failed. With AUTH=off (local demos only) every caller is an operator.
  */
 export function authenticate(options: AuthOptions): RequestHandler {
   const keys = parseApiKeys(options.apiKeys);
-  const secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : undefined;
+  const verify = tokenVerifier(options);
   return async (req, res, next) => {
     if (!options.enabled) {
       req.principal = { role: 'operator', subject: 'local-demo' };
@@ -87,12 +127,7 @@ export function authenticate(options: AuthOptions): RequestHandler {
       return next(unauthenticated('send a bearer token (Authorization: Bearer <jwt>) or an X-API-Key'));
     }
     try {
-      const { payload } = await jwtVerify(token, secret!, {
-        issuer: ISSUER,
-        audience: AUDIENCE,
-        algorithms: ['HS256'],
-      });
-      const claims = claimsSchema.parse(payload);
+      const claims = claimsSchema.parse(await verify(token));
       req.principal = { role: claims.role, subject: claims.sub };
       next();
     } catch {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationMs } from './duration.js';
+import { payloadKeys } from './payload-keys.js';
 
 /**
  * Every setting of every process, parsed once at start-up. This is the only module that reads the
@@ -26,6 +27,10 @@ const configSchema = z.object({
     .default('dev'),
   AUTH: z.enum(['on', 'off']).default('on'),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** An identity provider's key set: RS256/ES256 tokens verified against it, besides HS256 ones. */
+  JWT_JWKS_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s):// URL' }).optional(),
+  JWT_ISSUER: z.string().min(1).optional(),
+  JWT_AUDIENCE: z.string().min(1).optional(),
   API_KEYS: z.string().default('').describe('comma-separated role:key pairs for service callers, e.g. service:abc123'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Catalog reservation policy: hold 15 minutes until the order is confirmed. */
@@ -46,6 +51,12 @@ const configSchema = z.object({
   IDEMPOTENCY_KEY_TTL: durationMs.default(86_400_000),
   RESERVATION_SWEEP_INTERVAL: durationMs.default(60_000),
   CORS_ORIGINS: z.string().default(''),
+  /** `id:base64key,...`, newest first: the first key encrypts Temporal payloads, every key decrypts. */
+  PAYLOAD_ENCRYPTION_KEYS: payloadKeys.default([]),
+  /** `required` (the default): processes that talk to Temporal refuse to start without a key. */
+  PAYLOAD_ENCRYPTION: z.enum(['required', 'off']).default('required'),
+  /** Origins allowed to call the codec server (/codec): the Temporal Web UI's. */
+  CODEC_CORS_ORIGINS: z.string().default('http://localhost:8233'),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
 });
 
@@ -72,8 +83,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`));
   }
   const config = parsed.data;
-  if (config.AUTH === 'on' && !config.JWT_SECRET) {
+  if (config.AUTH === 'on' && !config.JWT_SECRET && !config.JWT_JWKS_URL) {
     throw new ConfigError(['JWT_SECRET is required when AUTH=on (set AUTH=off only for local demos)']);
+  }
+  if (config.JWT_JWKS_URL && (!config.JWT_ISSUER || !config.JWT_AUDIENCE)) {
+    throw new ConfigError([
+      'JWT_JWKS_URL needs JWT_ISSUER and JWT_AUDIENCE: tokens of any other issuer or audience are refused',
+    ]);
   }
   return config;
 }

@@ -13,6 +13,7 @@ runProcess('worker', async (config, logger) => {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    codec: resources.codec,
     db: resources.db,
     outbox: resources.outbox,
     gateway: createSimulatedGateway(resources.db),

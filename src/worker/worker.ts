@@ -1,8 +1,10 @@
 import { fileURLToPath } from 'node:url';
+import type { PayloadCodec } from '@temporalio/common';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import type { ActivityDeps } from '../activities/index.js';
 import { createActivities } from '../activities/index.js';
+import { dataConverter } from '../temporal/payload-codec.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
 
@@ -10,17 +12,20 @@ export interface OrderWorkerOptions extends ActivityDeps {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
+  /** The client's codec (Resources.codec): the worker must read and write the same encrypted payloads. */
+  codec: PayloadCodec | undefined;
   /** Tests pass a pre-built bundle (bundled once per run) or wrap activities to inject faults. */
   overrides?: Partial<WorkerOptions>;
 }
 
 /** The Temporal worker: OrderWorkflow plus every activity, on the `orders` task queue. */
 export async function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> {
-  const { connection, namespace, taskQueue, overrides, ...deps } = options;
+  const { connection, namespace, taskQueue, codec, overrides, ...deps } = options;
   return Worker.create({
     connection,
     namespace,
     taskQueue,
+    dataConverter: dataConverter(codec),
     ...(overrides?.workflowBundle ? {} : { workflowsPath: resolveWorkflowsPath() }),
     activities: createActivities(deps),
     ...overrides,

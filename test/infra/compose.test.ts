@@ -20,6 +20,7 @@ const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
 const DOCKERFILE = join(ROOT, 'Dockerfile');
 
 const JWT_SECRET = 'compose-test-secret-0123456789abcdef0123456789';
+const PAYLOAD_ENCRYPTION_KEYS = 'compose:Y29tcG9zZS10ZXN0LWtleS0wMTIzNDU2Nzg5YWJjZGU=';
 const APP_SERVICES = ['migrate', 'api', 'worker', 'relay'] as const;
 const APP_ENV_NAMES = [
   'DATABASE_URL',
@@ -98,11 +99,11 @@ function asRecord(value: unknown): Json {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : {};
 }
 
-/** The environment for compose itself: no inherited COMPOSE_* settings, no stray JWT_SECRET. */
+/** The environment for compose itself: no inherited COMPOSE_* settings, no stray secrets. */
 function composeEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (key.startsWith('COMPOSE_') || key === 'JWT_SECRET') continue;
+    if (key.startsWith('COMPOSE_') || key === 'JWT_SECRET' || key === 'PAYLOAD_ENCRYPTION_KEYS') continue;
     env[key] = value;
   }
   return { ...env, ...extra };
@@ -194,7 +195,7 @@ describe.skipIf(!parser)(`docker-compose.yml through ${parser?.label ?? 'no pars
   beforeAll(async () => {
     workDir = mkdtempSync(join(tmpdir(), 'compose-test-'));
     writeFileSync(join(workDir, 'empty.env'), '');
-    config = runConfig(composeEnv({ JWT_SECRET }));
+    config = runConfig(composeEnv({ JWT_SECRET, PAYLOAD_ENCRYPTION_KEYS }));
     if (config.status === 0) {
       model = await parseModel(config.stdout);
       services = Object.fromEntries(Object.entries(asRecord(model['services'])).map(([k, v]) => [k, asRecord(v)]));
@@ -270,6 +271,7 @@ describe.skipIf(!parser)(`docker-compose.yml through ${parser?.label ?? 'no pars
         EVENTS_ENV: 'dev',
         AUTH: 'on',
         JWT_SECRET,
+        PAYLOAD_ENCRYPTION_KEYS,
       });
       expect(env['DATABASE_URL'], name).toMatch(/^postgresql:\/\/postgres:postgres@postgres:5432\/orders(\?|$)/);
     }
@@ -302,10 +304,16 @@ describe.skipIf(!parser)(`docker-compose.yml through ${parser?.label ?? 'no pars
   });
 
   it('refuses to render without JWT_SECRET (the :? guard), naming the variable', () => {
-    const result = runConfig(composeEnv({}));
+    const result = runConfig(composeEnv({ PAYLOAD_ENCRYPTION_KEYS }));
     expect(result.status).not.toBe(0);
     expect(result.stderr).toMatch(/JWT_SECRET/);
     expect(result.stderr).toMatch(/set JWT_SECRET/);
+  });
+
+  it('refuses to render without PAYLOAD_ENCRYPTION_KEYS: histories are never written in clear', () => {
+    const result = runConfig(composeEnv({ JWT_SECRET }));
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/set PAYLOAD_ENCRYPTION_KEYS/);
   });
 });
 
@@ -315,8 +323,9 @@ describe('Dockerfile', () => {
   it('builds on node:20-bookworm-slim in stages and runs unprivileged under an init', () => {
     expect(text.match(/^FROM\s/gm)?.length ?? 0).toBeGreaterThanOrEqual(2);
     expect(text).toMatch(/node:20-bookworm-slim/);
-    expect(text).toMatch(/npm install --no-audit --no-fund/);
-    expect(text).not.toMatch(/^\s*(RUN\b.*)?\bnpm ci\b/m);
+    // Exactly the lockfile, as CI installs it.
+    expect(text).toMatch(/^RUN npm ci --no-audit --no-fund --ignore-scripts$/m);
+    expect(text).not.toMatch(/^\s*RUN\b.*\bnpm install\b/m);
     expect(text).toMatch(/PRISMA_SCHEMA_ENGINE_BINARY=\/bin\/true/);
     expect(text).toMatch(/npx prisma generate/);
     expect(text).toMatch(/npx tsc -p tsconfig\.build\.json/);

@@ -6,12 +6,16 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { expect } from 'vitest';
 import type { Stage } from '../../src/domain/order.js';
+import { dataConverter } from '../../src/temporal/payload-codec.js';
 import type { OrderView } from '../../src/workflows/messages.js';
 import { getOrderQuery, orderWorkflowId } from '../../src/workflows/messages.js';
 import type { ActivityMap, TestSystem } from '../support/system.js';
 import { eventually, http, orderBody, workflowBundle } from '../support/system.js';
 
+/** Recorded before payloads were encrypted: they replay through the codec's pass-through (the migration path). */
 export const HISTORIES_DIR = join(import.meta.dirname, '..', 'histories');
+/** Recorded since, encrypted with the test key (TEST_PAYLOAD_KEYS). */
+export const ENCRYPTED_HISTORIES_DIR = join(HISTORIES_DIR, 'encrypted');
 
 /** Places an order over HTTP as its customer and returns its id. */
 export async function placeOrder(
@@ -97,10 +101,14 @@ export function gate(name: keyof ActivityMap) {
  */
 export async function expectReplays(system: TestSystem, orderId: string, fixtureName?: string): Promise<void> {
   const history = await handle(system, orderId).fetchHistory();
-  await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, orderWorkflowId(orderId));
+  await Worker.runReplayHistory(
+    { workflowBundle: await workflowBundle(), dataConverter: dataConverter(system.resources.codec) },
+    history,
+    orderWorkflowId(orderId)
+  );
   // The environment is read here only to let a developer refresh the recorded fixtures.
   if (fixtureName && process.env.RECORD_HISTORIES === '1') {
-    mkdirSync(HISTORIES_DIR, { recursive: true });
-    writeFileSync(join(HISTORIES_DIR, `${fixtureName}.json`), historyToJSON(history));
+    mkdirSync(ENCRYPTED_HISTORIES_DIR, { recursive: true });
+    writeFileSync(join(ENCRYPTED_HISTORIES_DIR, `${fixtureName}.json`), historyToJSON(history));
   }
 }

@@ -20,10 +20,16 @@ import { createLogger } from '../../src/logger.js';
 import type { Resources } from '../../src/runtime.js';
 import { openResources } from '../../src/runtime.js';
 import { connectWorker } from '../../src/temporal/connection.js';
+import { dataConverter } from '../../src/temporal/payload-codec.js';
 import { workflowsPath } from '../../src/worker/worker.js';
 
 export const JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 export const SERVICE_API_KEY = 'test-service-key-0123456789';
+/**
+ * Fixed, so histories recorded by the tests (test/histories/encrypted) replay in every later run; a test key only,
+ * never used anywhere else.
+ */
+export const TEST_PAYLOAD_KEYS = 'test-2026-12:dGVzdC1vbmx5LWtleS1mb3ItZmxvd21hcnQtdGVzdHM=';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 /** Bundled once per test file; every worker of the file reuses it. */
@@ -80,6 +86,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     TEMPORAL_TASK_QUEUE: `orders-${randomUUID()}`,
     AUTH: 'on',
     JWT_SECRET,
+    PAYLOAD_ENCRYPTION_KEYS: TEST_PAYLOAD_KEYS,
     API_KEYS: `service:${SERVICE_API_KEY}`,
     LOG_LEVEL: 'silent',
     ORDER_CREATE_WAIT: '10s',
@@ -105,6 +112,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
+      dataConverter: dataConverter(resources.codec),
       workflowBundle: await workflowBundle(),
       activities: wrap(real),
       ...(workerOptions.maxCachedWorkflows !== undefined
