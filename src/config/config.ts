@@ -75,6 +75,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (config.AUTH === 'on' && !config.JWT_SECRET) {
     throw new ConfigError(['JWT_SECRET is required when AUTH=on (set AUTH=off only for local demos)']);
   }
+  if (config.REAUTHORIZE_BEFORE >= config.AUTHORIZATION_HOLD) {
+    // The workflow renews the hold this long before it expires: a lead as long as the hold renews at once, forever.
+    throw new ConfigError([
+      `REAUTHORIZE_BEFORE (${config.REAUTHORIZE_BEFORE} ms) must be shorter than AUTHORIZATION_HOLD (${config.AUTHORIZATION_HOLD} ms)`,
+    ]);
+  }
   return config;
 }
 
