@@ -47,8 +47,12 @@ describe('order saga edges - failures and cancellations always compensate', () =
     try {
       const product = await createProduct(system, 4, 800);
       const { orderId } = await placeOrder(system, [{ productId: product.id, quantity: 2 }]);
-      const view = await untilStage(system, orderId, 'CANCELLED');
-      expect(view.needsAttention).toBe(true);
+      const view = await untilView(
+        system,
+        orderId,
+        (v) => v.stage === 'CANCELLED' && v.needsAttention,
+        'the order cancelled and flagged'
+      );
       expect(view.attentionReason).toMatch(/carrier rejected the address/);
       const row = await orderRow(system, orderId);
       expect(row.stage).toBe('CANCELLED');
@@ -141,25 +145,38 @@ describe('order saga edges - messages never fail the order', () => {
     await system?.stop();
   });
 
-  it('records an amendment signal naming an unknown product as rejected, and the order goes on', async () => {
+  it('records amendment signals it cannot apply (unknown product, malformed id or body) as rejected, and goes on', async () => {
     const confirming = gate('notifyCustomer');
     const parked = await startSystem({ activities: confirming.wrap });
     try {
       const product = await createProduct(parked, 3, 500);
       const { orderId } = await placeOrder(parked, [{ productId: product.id, quantity: 1 }]);
       await confirming.reached;
-      await handle(parked, orderId).signal(amendOrderSignal, {
-        requestId: 'web-ui-typo',
+      const order = handle(parked, orderId);
+      await order.signal(amendOrderSignal, {
+        requestId: 'unknown-product',
         items: [{ productId: randomUUID(), quantity: 1 }],
       });
-      const view = await untilView(parked, orderId, (v) => v.rejectedRequests.length > 0, 'the amendment rejected');
-      expect(view.rejectedRequests).toEqual([
-        { kind: 'amendOrder', requestId: 'web-ui-typo', reason: expect.stringMatching(/does not exist/) as string },
+      await order.signal(amendOrderSignal, {
+        requestId: 'sku-typed-as-id',
+        items: [{ productId: 'SKU-TSHIRT', quantity: 1 }],
+      });
+      await order.signal(amendOrderSignal, {
+        requestId: 'items-not-a-list',
+        items: 'two shirts' as unknown as { productId: string; quantity: number }[],
+      });
+      const view = await untilView(parked, orderId, (v) => v.rejectedRequests.length === 3, 'all three rejected');
+      // A malformed body is refused at once, the others after pricing: the order of the three may vary.
+      expect(view.rejectedRequests.map((r) => [r.kind, r.requestId]).sort()).toEqual([
+        ['amendOrder', 'items-not-a-list'],
+        ['amendOrder', 'sku-typed-as-id'],
+        ['amendOrder', 'unknown-product'],
       ]);
+      expect(view.rejectedRequests.find((r) => r.requestId === 'unknown-product')?.reason).toMatch(/does not exist/);
       confirming.open();
       const fulfilling = await untilStage(parked, orderId, 'FULFILLING');
-      expect(fulfilling.revision).toBe(1);
-      await expectReplays(parked, orderId, 'amend-signal-unknown-product');
+      expect(fulfilling).toMatchObject({ revision: 1, totalAmount: 500 });
+      await expectReplays(parked, orderId, 'amend-signals-rejected');
     } finally {
       confirming.open();
       await parked.stop();
