@@ -91,6 +91,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       'JWT_JWKS_URL needs JWT_ISSUER and JWT_AUDIENCE: tokens of any other issuer or audience are refused',
     ]);
   }
+  if (config.REAUTHORIZE_BEFORE >= config.AUTHORIZATION_HOLD) {
+    // The workflow renews the hold this long before it expires: a lead as long as the hold renews at once, forever.
+    throw new ConfigError([
+      `REAUTHORIZE_BEFORE (${config.REAUTHORIZE_BEFORE} ms) must be shorter than AUTHORIZATION_HOLD (${config.AUTHORIZATION_HOLD} ms)`,
+    ]);
+  }
   return config;
 }
 

@@ -45,6 +45,15 @@ describe('config - one schema parsed at start-up', () => {
     expect(loadConfig({ JWT_SECRET: 'x'.repeat(32) }).AUTH).toBe('on');
   });
 
+  it('refuses a re-authorization lead that is not shorter than the authorization hold', () => {
+    expect(() => loadConfig({ AUTH: 'off', AUTHORIZATION_HOLD: '1d', REAUTHORIZE_BEFORE: '1d' })).toThrow(
+      /REAUTHORIZE_BEFORE .*shorter than AUTHORIZATION_HOLD/
+    );
+    expect(loadConfig({ AUTH: 'off', AUTHORIZATION_HOLD: '4s', REAUTHORIZE_BEFORE: '2s' }).REAUTHORIZE_BEFORE).toBe(
+      2_000
+    );
+  });
+
   it('reads durations with units', () => {
     expect([
       parseDuration('500ms'),

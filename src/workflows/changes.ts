@@ -1,0 +1,33 @@
+import { patched } from '@temporalio/workflow';
+
+/**
+ * Changes to the commands OrderWorkflow issues, each guarded by a patch (README, "Changing the workflow"). They are
+ * decided once, when a run starts: a run begun on older code replays and finishes on its old path, a new run
+ * records every marker in its first workflow task and takes every new path. Never rename an id.
+ */
+export const WorkflowChange = {
+  /** Any failure of the main flow, and a workflow cancellation, compensate; steps are never interrupted. */
+  compensateAnyFailure: 'compensate-any-failure',
+  /** Signal handlers record whatever they cannot apply as a rejected request instead of failing the run. */
+  messagesNeverFail: 'messages-never-fail',
+  /** A replacement authorization becomes the order's only once the old one is voided. */
+  paymentAfterMoneyMoved: 'payment-after-money-moved',
+  /** A carrier dispatch update already queued beats a later cancellation (validator and signal). */
+  queuedDispatchWins: 'queued-dispatch-wins',
+  /** Restock notices arriving during an attempt are kept; a backordered order re-checks once it is visible. */
+  restockNoticeKept: 'restock-notice-kept',
+  /** Forward steps flag NeedsAttention after COMPENSATION_MAX_ATTEMPTS tries and keep retrying. */
+  forwardStepsFlagged: 'forward-steps-flagged',
+  /** Flags cleared when what raised them is resolved; honest cancel answers; bounded request memory. */
+  honestAttention: 'honest-attention',
+  /** Shorter start-to-close timeouts, so an attempt lost with its worker is retried within seconds. */
+  shorterTimeouts: 'shorter-timeouts',
+} as const;
+
+export type WorkflowChanges = Record<keyof typeof WorkflowChange, boolean>;
+
+export function adoptedChanges(): WorkflowChanges {
+  const adopted = {} as WorkflowChanges;
+  for (const [name, id] of Object.entries(WorkflowChange)) adopted[name as keyof WorkflowChanges] = patched(id);
+  return adopted;
+}
