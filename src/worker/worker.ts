@@ -3,6 +3,8 @@ import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import type { ActivityDeps } from '../activities/index.js';
 import { createActivities } from '../activities/index.js';
+import { activityMetrics } from '../metrics/activities.js';
+import type { ServiceMetrics } from '../metrics/metrics.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
 
@@ -12,17 +14,20 @@ export interface OrderWorkerOptions extends ActivityDeps {
   taskQueue: string;
   /** Tests pass a pre-built bundle (bundled once per run) or wrap activities to inject faults. */
   overrides?: Partial<WorkerOptions>;
+  /** Counts activity and compensation failures and observes confirmation latency. */
+  metrics?: ServiceMetrics;
 }
 
 /** The Temporal worker: OrderWorkflow plus every activity, on the `orders` task queue. */
 export async function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> {
-  const { connection, namespace, taskQueue, overrides, ...deps } = options;
+  const { connection, namespace, taskQueue, overrides, metrics, ...deps } = options;
   return Worker.create({
     connection,
     namespace,
     taskQueue,
     ...(overrides?.workflowBundle ? {} : { workflowsPath: resolveWorkflowsPath() }),
     activities: createActivities(deps),
+    ...(metrics ? { interceptors: { activity: [activityMetrics(metrics, deps.db)] } } : {}),
     ...overrides,
   });
 }
