@@ -56,10 +56,17 @@ async function main() {
   const { connectWorker } = await import('../src/temporal/connection.js');
   const { mintToken } = await import('../src/api/auth.js');
   const { seedCatalog } = await import('./lib/seed.js');
+  const { createMetrics, registerStateGauges } = await import('../src/metrics/metrics.js');
+  const { serveMetrics } = await import('../src/metrics/process.js');
 
   const resources = await openResources(config, 'orders-dev');
   stops.push(() => resources.close());
   const seeded = await seedCatalog(resources.db, resources.outbox);
+  // One process plays every role here, so one registry and one endpoint carry all of their metrics.
+  const metrics = createMetrics();
+  registerStateGauges(metrics, resources.db);
+  const metricsServer = await serveMetrics(config, 'api', metrics, logger);
+  stops.push(() => metricsServer.close());
   const workerConnection = await connectWorker(config.TEMPORAL_ADDRESS);
   stops.push(() => workerConnection.close());
   const worker = await createOrderWorker({
@@ -70,6 +77,7 @@ async function main() {
     db: resources.db,
     outbox: resources.outbox,
     gateway: createSimulatedGateway(resources.db),
+    metrics,
   });
   const workerRun = worker.run();
   stops.push(async () => {
@@ -79,12 +87,13 @@ async function main() {
   const relay = createRelay(resources.db, resources.js, logger, {
     pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
     retentionMs: config.OUTBOX_RETENTION,
+    onPublish: (outcome, type) => metrics.outboxPublished.inc({ type, outcome }),
   });
   relay.start();
   stops.push(() => relay.stop());
-  const consumers = await startConsumers({ ...resources, config, logger });
+  const consumers = await startConsumers({ ...resources, config, logger, metrics });
   stops.push(() => consumers.stop());
-  const api = await startApiServer({ ...resources, config, logger });
+  const api = await startApiServer({ ...resources, config, logger, metrics: metrics.registry });
   stops.push(() => api.close());
 
   const token = await mintToken(config.JWT_SECRET!, 'operator', 'dev-operator');
@@ -93,6 +102,7 @@ async function main() {
       '',
       `  API          http://localhost:${api.port}/v1   (docs: http://localhost:${api.port}/docs)`,
       `  Temporal UI  http://localhost:${Number(port) + 1000}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows`,
+      `  Metrics      http://${config.METRICS_HOST}:${metricsServer.port}/metrics   (npm run ops -- --help for tooling)`,
       `  Events       subjects *.${config.EVENTS_ENV}.events  (npm run events:tail)`,
       `  Catalog      ${seeded ? `seeded ${seeded} products` : 'already seeded'}`,
       '',

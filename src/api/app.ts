@@ -8,7 +8,7 @@ import express from 'express';
 import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Histogram, Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/client.js';
 import type { OutboxWriter } from '../events/outbox.js';
@@ -33,6 +33,8 @@ export interface ApiDeps {
   nats: NatsConnection;
   outbox: OutboxWriter;
   logger: Logger;
+  /** The process's metrics registry, served on the metrics port (not on this public one). */
+  metrics?: Registry;
 }
 
 /** Set by the server when it starts shutting down: /readyz answers 503 and connections are not kept alive. */
@@ -150,16 +152,6 @@ function registerOperationalPaths(registry: OpenAPIRegistry) {
   registry.registerPath({
     ...common,
     method: 'get',
-    path: '/metrics',
-    operationId: 'Metrics',
-    summary: 'Prometheus metrics',
-    responses: {
-      200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } },
-    },
-  });
-  registry.registerPath({
-    ...common,
-    method: 'get',
     path: '/openapi.json',
     operationId: 'OpenApiDocument',
     summary: 'This document',
@@ -177,12 +169,11 @@ function registerOperationalPaths(registry: OpenAPIRegistry) {
 
 export function createApp(deps: ApiDeps) {
   const { config, db, temporal, codec, nats, outbox, logger } = deps;
+  const metrics = deps.metrics ?? new Registry();
   const app = express();
   const lifecycle: ApiLifecycle = { draining: false };
   const registry = new OpenAPIRegistry();
   const orders = new OrderService(db, temporal, config);
-  const metrics = new Registry();
-  collectDefaultMetrics({ register: metrics });
   const httpDuration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by route and status',
@@ -249,9 +240,6 @@ export function createApp(deps: ApiDeps) {
     res
       .status(ready ? 200 : 503)
       .json({ status: ready ? 'ready' : lifecycle.draining ? 'draining' : 'unavailable', checks });
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.contentType).send(await metrics.metrics());
   });
 
   const v1 = express.Router();

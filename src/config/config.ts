@@ -58,7 +58,16 @@ const configSchema = z.object({
   /** Origins allowed to call the codec server (/codec): the Temporal Web UI's. */
   CODEC_CORS_ORIGINS: z.string().default('http://localhost:8233'),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+  /** Prometheus metrics are served on their own port, on loopback unless this says otherwise. */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Unset: each role takes its own default (see DEFAULT_METRICS_PORTS) so all of them fit on one host. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** The worker's Temporal core runtime metrics (task slots, poll latency, sticky cache) on METRICS_HOST. */
+  TEMPORAL_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9467),
 });
+
+/** Metrics ports per process role when METRICS_PORT is unset. */
+export const DEFAULT_METRICS_PORTS = { api: 9464, worker: 9465, relay: 9466 } as const;
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = Partial<Record<keyof z.input<typeof configSchema>, string>>;

@@ -1,17 +1,25 @@
+import { createMetrics, registerStateGauges } from '../metrics/metrics.js';
+import { serveMetrics } from '../metrics/process.js';
 import { runProcess } from '../process.js';
 import { openResources } from '../runtime.js';
 import { createRelay } from './relay.js';
 
 runProcess('relay', async (config, logger) => {
   const resources = await openResources(config, 'orders-relay');
+  const metrics = createMetrics();
+  // The relay watches the outbox anyway: it reports the state gauges (lag, parked, attention, stages).
+  registerStateGauges(metrics, resources.db);
+  const metricsServer = await serveMetrics(config, 'relay', metrics, logger);
   const relay = createRelay(resources.db, resources.js, logger, {
     pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
     retentionMs: config.OUTBOX_RETENTION,
+    onPublish: (outcome, type) => metrics.outboxPublished.inc({ type, outcome }),
   });
   relay.start();
   logger.info('outbox relay running');
   return async () => {
     await relay.stop();
+    await metricsServer.close();
     await resources.close();
   };
 });

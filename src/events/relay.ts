@@ -14,6 +14,26 @@ export interface RelayOptions {
    * this relay was still publishing, and a second relay could overtake it on the same aggregate.
    */
   publishBudgetMs?: number;
+  /**
+   * An aggregate whose head row JetStream refused is skipped until `next_attempt_at`: the first retry comes on
+   * the next cycle (a one-off refusal costs nothing), later ones wait initialMs, doubling up to maxMs.
+   */
+  aggregateBackoff?: { initialMs: number; maxMs: number };
+  /** Told about every publish attempt, for metrics. */
+  onPublish?: (outcome: 'published' | 'failed', type: string) => void;
+}
+
+/** Delay before the next attempt of an aggregate whose head row has failed `attempts` times. */
+export function aggregateRetryDelayMs(attempts: number, backoff: { initialMs: number; maxMs: number }): number {
+  if (attempts <= 1) return 0;
+  return Math.min(backoff.initialMs * 2 ** (attempts - 2), backoff.maxMs);
+}
+
+interface BatchResult {
+  published: number;
+  failed: number;
+  /** NATS itself was unreachable: every aggregate would fail alike, so the whole relay backs off. */
+  transportDown: boolean;
 }
 
 interface OutboxRow {
@@ -21,6 +41,7 @@ interface OutboxRow {
   id: string;
   aggregate_id: string;
   subject: string;
+  type: string;
   envelope: unknown;
   headers: Record<string, string>;
 }
@@ -43,8 +64,10 @@ function isTransportFailure(error: unknown): boolean {
  * Several relays may run at once: a relay takes a transaction-scoped advisory lock per aggregate, so each
  * aggregate's events go out through one relay at a time, in `seq` order. A row is marked published only after
  * JetStream acknowledged it; if a relay dies in between, the next one re-publishes the row and the stream's
- * duplicate window (or the consumer's inbox) drops the copy. A failed publish stops that aggregate's batch, so a
- * later event never overtakes an earlier one; a NATS outage stops the whole batch.
+ * duplicate window (or the consumer's inbox) drops the copy. A refused publish stops that aggregate, so a later
+ * event never overtakes an earlier one, and sets the aggregate's `next_attempt_at` (exponential backoff): every
+ * other aggregate keeps flowing. Only a NATS outage stops the whole batch and backs the relay off. An operator
+ * can retry or dead-letter a stuck row (`npm run ops -- outbox ...`); dead-lettered rows are never published.
  *
  * `seq` order is commit order per aggregate because the outbox insert trigger (migration
  * 20261122000000_outbox_commit_order) takes that aggregate's lock and draws `seq` under it: without that, two
@@ -53,28 +76,32 @@ function isTransportFailure(error: unknown): boolean {
 export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options: RelayOptions) {
   const batchSize = options.batchSize ?? 200;
   const publishBudgetMs = options.publishBudgetMs ?? 20_000;
+  const backoff = options.aggregateBackoff ?? { initialMs: 1_000, maxMs: 300_000 };
   let running = false;
   let stopped: Promise<void> = Promise.resolve();
   let lastPrune = 0;
 
-  async function publishBatch(): Promise<number> {
+  async function runBatch(): Promise<BatchResult> {
     return db.$transaction(
       async (tx) => {
         const locked = await tx.$queryRaw<{ aggregate_id: string }[]>`
           SELECT a.aggregate_id FROM (
-            SELECT aggregate_id, min(seq) AS first_seq FROM outbox WHERE published_at IS NULL
-            GROUP BY aggregate_id ORDER BY first_seq LIMIT ${batchSize}) a
+            SELECT aggregate_id, min(seq) AS first_seq FROM outbox
+            WHERE published_at IS NULL AND dead_lettered_at IS NULL
+            GROUP BY aggregate_id HAVING coalesce(max(next_attempt_at), '-infinity') <= now()
+            ORDER BY first_seq LIMIT ${batchSize}) a
           WHERE pg_try_advisory_xact_lock(hashtextextended(a.aggregate_id, 0))`;
-        if (locked.length === 0) return 0;
+        if (locked.length === 0) return { published: 0, failed: 0, transportDown: false };
         // Read the rows in a second statement, i.e. a snapshot taken after the locks were granted: the first
         // statement's snapshot may predate the commit of the relay that held a lock a moment ago, and would show
         // its rows as unpublished, to be published a second time.
         const rows = await tx.$queryRaw<OutboxRow[]>`
-          SELECT seq, id, aggregate_id, subject, envelope, headers FROM outbox
-          WHERE published_at IS NULL AND aggregate_id = ANY(${locked.map((row) => row.aggregate_id)})
+          SELECT seq, id, aggregate_id, subject, type, envelope, headers FROM outbox
+          WHERE published_at IS NULL AND dead_lettered_at IS NULL AND aggregate_id = ANY(${locked.map((row) => row.aggregate_id)})
           ORDER BY seq LIMIT ${batchSize}`;
         const published: bigint[] = [];
         const blocked = new Set<string>();
+        let transportDown = false;
         const deadline = Date.now() + publishBudgetMs;
         for (const row of rows) {
           if (blocked.has(row.aggregate_id)) continue;
@@ -85,21 +112,41 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
             // A duplicate ack means an earlier attempt got there (within the window): that is success too.
             await js.publish(row.subject, JSON.stringify(row.envelope), { msgID: row.id, headers: h, timeout: 5_000 });
             published.push(row.seq);
+            options.onPublish?.('published', row.type);
           } catch (error) {
             blocked.add(row.aggregate_id);
-            await tx.$executeRaw`
-              UPDATE outbox SET attempts = attempts + 1, last_error = ${String(error)} WHERE seq = ${row.seq}`;
-            logger.warn({ eventId: row.id, subject: row.subject, err: String(error) }, 'publish failed; will retry');
-            if (isTransportFailure(error)) break;
+            options.onPublish?.('failed', row.type);
+            transportDown = isTransportFailure(error);
+            // During an outage the relay as a whole backs off; the aggregate itself did nothing wrong.
+            const [updated] = await tx.$queryRaw<{ attempts: number }[]>`
+              UPDATE outbox SET attempts = attempts + 1, last_error = ${String(error)} WHERE seq = ${row.seq}
+              RETURNING attempts`;
+            const delayMs = transportDown ? 0 : aggregateRetryDelayMs(updated?.attempts ?? 1, backoff);
+            if (delayMs > 0) {
+              await tx.$executeRaw`
+                UPDATE outbox SET next_attempt_at = now() + make_interval(secs => ${delayMs / 1_000})
+                WHERE seq = ${row.seq}`;
+            }
+            logger.warn(
+              { eventId: row.id, aggregateId: row.aggregate_id, subject: row.subject, err: String(error), delayMs },
+              'publish failed; will retry'
+            );
+            if (transportDown) break;
           }
         }
         if (published.length > 0) {
           await tx.$executeRaw`UPDATE outbox SET published_at = now() WHERE seq = ANY(${published})`;
         }
-        return blocked.size > 0 ? -published.length - 1 : published.length;
+        return { published: published.length, failed: blocked.size, transportDown };
       },
       { timeout: 60_000 }
     );
+  }
+
+  /** One pass, for tests and tools: how many events went out, or minus one more than that if any failed. */
+  async function publishBatch(): Promise<number> {
+    const result = await runBatch();
+    return result.failed > 0 ? -result.published - 1 : result.published;
   }
 
   async function prune(): Promise<void> {
@@ -110,23 +157,25 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
   }
 
   async function loop(): Promise<void> {
-    let backoff = options.pollIntervalMs;
+    let delay = options.pollIntervalMs;
     while (running) {
-      let result: number;
+      let result: BatchResult;
       try {
-        result = await publishBatch();
+        result = await runBatch();
         await prune();
       } catch (error) {
         logger.warn({ err: String(error) }, 'outbox relay cycle failed; backing off');
-        result = -1;
+        result = { published: 0, failed: 0, transportDown: true };
       }
-      if (result > 0) {
-        backoff = options.pollIntervalMs;
-        continue;
+      if (result.transportDown) {
+        // NATS or Postgres is away: back off exponentially, up to 5 s.
+        delay = Math.min(delay * 2, 5_000);
+      } else {
+        delay = options.pollIntervalMs;
+        // More may be waiting; a refused aggregate is already parked until its next_attempt_at.
+        if (result.published > 0) continue;
       }
-      // Idle: poll again soon. Failing: back off exponentially, up to 5 s, while NATS or Postgres is away.
-      backoff = result < 0 ? Math.min(backoff * 2, 5_000) : options.pollIntervalMs;
-      await new Promise((resolve) => setTimeout(resolve, backoff));
+      await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
 

@@ -1,13 +1,25 @@
+import { Runtime } from '@temporalio/worker';
 import { releaseExpiredReservations } from '../inventory/sweep.js';
 import { createSimulatedGateway } from '../payments/gateway.js';
 import { startConsumers } from '../events/consumers/index.js';
+import { createMetrics } from '../metrics/metrics.js';
+import { serveMetrics } from '../metrics/process.js';
 import { runProcess } from '../process.js';
 import { openResources } from '../runtime.js';
 import { connectWorker } from '../temporal/connection.js';
 import { createOrderWorker } from './worker.js';
 
 runProcess('worker', async (config, logger) => {
+  // The core runtime's own metrics (task slots, poll and schedule-to-start latency, sticky cache) are served by
+  // the SDK's Rust core; it must be installed before the first connection.
+  Runtime.install({
+    telemetryOptions: {
+      metrics: { prometheus: { bindAddress: `${config.METRICS_HOST}:${config.TEMPORAL_METRICS_PORT}` } },
+    },
+  });
   const resources = await openResources(config, 'orders-worker');
+  const metrics = createMetrics();
+  const metricsServer = await serveMetrics(config, 'worker', metrics, logger);
   const connection = await connectWorker(config.TEMPORAL_ADDRESS);
   const worker = await createOrderWorker({
     connection,
@@ -17,6 +29,7 @@ runProcess('worker', async (config, logger) => {
     db: resources.db,
     outbox: resources.outbox,
     gateway: createSimulatedGateway(resources.db),
+    metrics,
   });
   const sweeper = setInterval(() => {
     releaseExpiredReservations(resources.db).then(
@@ -25,7 +38,7 @@ runProcess('worker', async (config, logger) => {
     );
   }, config.RESERVATION_SWEEP_INTERVAL);
   const running = worker.run();
-  const consumers = await startConsumers({ ...resources, config, logger });
+  const consumers = await startConsumers({ ...resources, config, logger, metrics });
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
   return async () => {
     clearInterval(sweeper);
@@ -33,6 +46,7 @@ runProcess('worker', async (config, logger) => {
     worker.shutdown();
     await running;
     await connection.close();
+    await metricsServer.close();
     await resources.close();
   };
 });

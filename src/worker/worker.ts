@@ -5,6 +5,8 @@ import { Worker } from '@temporalio/worker';
 import type { ActivityDeps } from '../activities/index.js';
 import { createActivities } from '../activities/index.js';
 import { dataConverter } from '../temporal/payload-codec.js';
+import { activityMetrics } from '../metrics/activities.js';
+import type { ServiceMetrics } from '../metrics/metrics.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
 
@@ -16,11 +18,13 @@ export interface OrderWorkerOptions extends ActivityDeps {
   codec: PayloadCodec | undefined;
   /** Tests pass a pre-built bundle (bundled once per run) or wrap activities to inject faults. */
   overrides?: Partial<WorkerOptions>;
+  /** Counts activity and compensation failures and observes confirmation latency. */
+  metrics?: ServiceMetrics;
 }
 
 /** The Temporal worker: OrderWorkflow plus every activity, on the `orders` task queue. */
 export async function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> {
-  const { connection, namespace, taskQueue, codec, overrides, ...deps } = options;
+  const { connection, namespace, taskQueue, codec, overrides, metrics, ...deps } = options;
   return Worker.create({
     connection,
     namespace,
@@ -28,6 +32,7 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
     dataConverter: dataConverter(codec),
     ...(overrides?.workflowBundle ? {} : { workflowsPath: resolveWorkflowsPath() }),
     activities: createActivities(deps),
+    ...(metrics ? { interceptors: { activity: [activityMetrics(metrics, deps.db)] } } : {}),
     ...overrides,
   });
 }

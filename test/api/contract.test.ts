@@ -27,7 +27,6 @@ const SPEC_ROUTES: [method: string, path: string, statuses: number[]][] = [
   ['put', '/v1/shipments/{shipmentId}/status', [200, 403, 404, 409, 422]],
   ['get', '/healthz', [200]],
   ['get', '/readyz', [200, 503]],
-  ['get', '/metrics', [200]],
   ['get', '/openapi.json', [200]],
   ['get', '/docs', [200]],
 ];
@@ -147,9 +146,11 @@ describe('the API contract', () => {
     expect(docs.body).not.toMatch(/<script/i);
   });
 
-  it('exposes Prometheus metrics, including request durations by route', async () => {
+  it('exposes Prometheus metrics on the metrics port only, including request durations by route', async () => {
     await api(system, 'GET', '/v1/products', { token: system.tokens.operator });
-    const metrics = await api<string>(system, 'GET', '/metrics');
+    expect((await api(system, 'GET', '/metrics')).status).toBe(404);
+    const response = await fetch(system.metricsUrl);
+    const metrics = { status: response.status, headers: response.headers, body: await response.text() };
     expect(metrics.status).toBe(200);
     expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(metrics.body).toContain('# TYPE http_request_duration_seconds histogram');

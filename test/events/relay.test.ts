@@ -354,4 +354,51 @@ describe('outbox relay under faults', () => {
       await relay.stop();
     }
   });
+  it('backs off only the aggregate whose event JetStream refuses; the others keep flowing', async () => {
+    const relay = createRelay(scratch.db, js, logger, {
+      pollIntervalMs: 20,
+      retentionMs: 3_600_000,
+      aggregateBackoff: { initialMs: 3_600_000, maxMs: 3_600_000 },
+    });
+    const [stuck, ...others] = Array.from({ length: 4 }, () => randomUUID());
+    relay.start();
+    try {
+      await write([stuck!], 0, 2);
+      // JetStream refuses a publish whose expected stream is another one: a message it will never take.
+      const head = await scratch.db.outbox.findFirstOrThrow({
+        where: { aggregateId: stuck! },
+        orderBy: { seq: 'asc' },
+      });
+      await scratch.db.outbox.update({
+        where: { seq: head.seq },
+        data: { headers: { 'Nats-Expected-Stream': 'NOPE' } },
+      });
+      await write(others, 0, 3);
+      const backedOff = await until(
+        async () => {
+          const row = await scratch.db.outbox.findUniqueOrThrow({ where: { seq: head.seq } });
+          return row.nextAttemptAt ? row : undefined;
+        },
+        10_000,
+        'the refused row to be backed off'
+      );
+      expect(backedOff.attempts).toBe(2);
+      expect(backedOff.lastError).toMatch(/expected stream/i);
+
+      // Written after the refusal, the other aggregates' events still go out; the stuck one is not retried.
+      await write(others, 3, 6);
+      await until(async () => ((await unpublished(others)) === 0 ? true : undefined), 10_000, 'the other aggregates');
+      expect(await unpublished([stuck!])).toBe(2);
+      expect((await scratch.db.outbox.findUniqueOrThrow({ where: { seq: head.seq } })).attempts).toBe(2);
+
+      // Once the message is fixed and its backoff cleared (what `ops outbox retry` does), both go out in order.
+      await scratch.db.outbox.update({ where: { seq: head.seq }, data: { headers: {}, nextAttemptAt: null } });
+      await until(async () => ((await unpublished([stuck!])) === 0 ? true : undefined), 10_000, 'the stuck aggregate');
+      const stored = await readStream(js, jsm, ordersStream);
+      expect(streamOrder(stored, [stuck!, ...others])).toEqual(await seqOrder([stuck!, ...others]));
+    } finally {
+      await relay.stop();
+      await scratch.db.outbox.deleteMany({ where: { aggregateId: stuck!, publishedAt: null } });
+    }
+  });
 });

@@ -17,6 +17,9 @@ import type { Relay } from '../../src/events/relay.js';
 import { createRelay } from '../../src/events/relay.js';
 import { streamName } from '../../src/events/streams.js';
 import { createLogger } from '../../src/logger.js';
+import { activityMetrics } from '../../src/metrics/activities.js';
+import { createMetrics, registerStateGauges } from '../../src/metrics/metrics.js';
+import { startMetricsServer } from '../../src/metrics/server.js';
 import type { Resources } from '../../src/runtime.js';
 import { openResources } from '../../src/runtime.js';
 import { connectWorker } from '../../src/temporal/connection.js';
@@ -66,6 +69,8 @@ export interface TestSystem {
   api?: RunningApi;
   baseUrl: string;
   relay?: Relay;
+  /** The metrics endpoint of this in-process deployment (every role's instruments in one registry). */
+  metricsUrl: string;
   tokens: { operator: string; service: string; customer: (customerId: string) => Promise<string> };
   startWorker(options?: {
     maxCachedWorkflows?: number;
@@ -96,6 +101,9 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
   });
   const logger = createLogger(config.LOG_LEVEL, 'test');
   const resources = await openResources(config, 'orders-test');
+  const metrics = createMetrics();
+  registerStateGauges(metrics, resources.db);
+  const metricsServer = await startMetricsServer(metrics.registry, '127.0.0.1', 0);
   const workers: { worker: Worker; running: Promise<void>; close: () => Promise<void> }[] = [];
 
   async function startWorker(
@@ -115,6 +123,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
       dataConverter: dataConverter(resources.codec),
       workflowBundle: await workflowBundle(),
       activities: wrap(real),
+      interceptors: { activity: [activityMetrics(metrics, resources.db)] },
       ...(workerOptions.maxCachedWorkflows !== undefined
         ? { maxCachedWorkflows: workerOptions.maxCachedWorkflows }
         : {}),
@@ -142,9 +151,13 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
       : createRelay(resources.db, resources.js, logger, {
           pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
           retentionMs: config.OUTBOX_RETENTION,
+          onPublish: (outcome, type) => metrics.outboxPublished.inc({ type, outcome }),
         });
   relay?.start();
-  const api = options.api === false ? undefined : await startApiServer({ ...resources, config, logger }, 0);
+  const api =
+    options.api === false
+      ? undefined
+      : await startApiServer({ ...resources, config, logger, metrics: metrics.registry }, 0);
 
   return {
     config,
@@ -152,6 +165,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     ...(api ? { api } : {}),
     baseUrl: api ? `http://127.0.0.1:${api.port}` : '',
     ...(relay ? { relay } : {}),
+    metricsUrl: `http://127.0.0.1:${metricsServer.port}/metrics`,
     tokens: {
       operator: await mintToken(JWT_SECRET, 'operator', 'test-operator'),
       service: await mintToken(JWT_SECRET, 'service', 'test-service'),
@@ -163,6 +177,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
       await api?.close();
       await stopWorkers();
       await relay?.stop();
+      await metricsServer.close();
       await resources.close();
     },
   };

@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/config.js';
 import type { Db } from '../../db/client.js';
+import type { ServiceMetrics } from '../../metrics/metrics.js';
 import { pruneInbox } from '../inbox.js';
 import type { OutboxWriter } from '../outbox.js';
 import { inventoryConsumer } from './inventory.js';
@@ -28,6 +29,7 @@ export interface ConsumerDeps {
   /** When given, messages whose last delivery got no answer are parked too (see runner). */
   nats?: NatsConnection;
   tuning?: Partial<ConsumerTuning>;
+  metrics?: ServiceMetrics;
   /** Inbox rows older than this are pruned hourly; far beyond the stream's 7-day retention. */
   inboxRetentionMs?: number;
 }
@@ -42,6 +44,7 @@ export async function startConsumers(deps: ConsumerDeps): Promise<Consumers> {
   const tuning = { ...DEFAULT_TUNING, ...deps.tuning };
   const logger = deps.logger.child({ component: 'consumers' });
   const jsm = await deps.js.jetstreamManager();
+  const { metrics } = deps;
   const handlers: InboundHandler[] = [inventoryConsumer(deps), subscriptionsConsumer(deps), shippingConsumer(deps)];
   const running: RunningConsumer[] = [];
   try {
@@ -56,6 +59,7 @@ export async function startConsumers(deps: ConsumerDeps): Promise<Consumers> {
           eventsEnv: deps.config.EVENTS_ENV,
           logger,
           tuning,
+          ...(metrics ? { onSettled: (consumer, outcome) => metrics.inbound.inc({ consumer, outcome }) } : {}),
         })
       );
     }

@@ -158,6 +158,8 @@ export async function runConsumer(deps: {
   eventsEnv: string;
   logger: Logger;
   tuning: ConsumerTuning;
+  /** Told how each message was settled, for metrics. */
+  onSettled?: (consumer: string, outcome: Outcome | 'parked' | 'retried') => void;
 }): Promise<RunningConsumer> {
   const { handler, db, js, jsm, tuning } = deps;
   const logger = deps.logger.child({ consumer: handler.name });
@@ -190,6 +192,7 @@ export async function runConsumer(deps: {
       return false;
     }
     logger.warn({ subject: message.subject, streamSeq: message.seq, ...ids, reason }, 'inbound message parked');
+    deps.onSettled?.(handler.name, 'parked');
     return true;
   }
 
@@ -222,6 +225,7 @@ export async function runConsumer(deps: {
         logger,
       });
       message.ack();
+      deps.onSettled?.(handler.name, outcome);
       logger.debug({ ...ids, outcome, attempt }, 'inbound event handled');
     } catch (error) {
       if (error instanceof PoisonMessageError) {
@@ -234,6 +238,7 @@ export async function runConsumer(deps: {
       }
       const retryInMs = retryDelay(attempt);
       logger.warn({ ...ids, attempt, retryInMs, err: describe(error) }, 'inbound event failed; will retry');
+      deps.onSettled?.(handler.name, 'retried');
       message.nak(retryInMs);
     }
   }

@@ -1,0 +1,35 @@
+import type { Client } from '@temporalio/client';
+import type { Db } from '../db/client.js';
+import { getOrderQuery, orderWorkflowId } from '../workflows/messages.js';
+
+export interface AttentionOrder {
+  orderId: string;
+  stage: string;
+  status: string;
+  updatedAt: Date;
+  reason: string;
+}
+
+/**
+ * Orders flagged NeedsAttention, oldest first. The reason lives in the workflow's state (the row has only the
+ * flag), so each order's workflow is queried; an unreachable one says so instead of hiding the order.
+ */
+export async function listAttention(db: Db, temporal: Client): Promise<AttentionOrder[]> {
+  const orders = await db.order.findMany({
+    where: { needsAttention: true },
+    orderBy: { updatedAt: 'asc' },
+    select: { id: true, stage: true, status: true, updatedAt: true },
+  });
+  return Promise.all(
+    orders.map(async (order) => {
+      const reason = await temporal.workflow
+        .getHandle(orderWorkflowId(order.id))
+        .query(getOrderQuery)
+        .then(
+          (view) => view.attentionReason ?? '(no reason recorded)',
+          (error: unknown) => `(workflow not queryable: ${error instanceof Error ? error.message : String(error)})`
+        );
+      return { orderId: order.id, stage: order.stage, status: order.status, updatedAt: order.updatedAt, reason };
+    })
+  );
+}
