@@ -10,7 +10,8 @@ import { ApiError, zodDetails } from './errors.js';
 /** Base64 as protobuf's JSON mapping writes bytes (standard or URL-safe alphabet, padding optional). */
 const Base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
 const JsonPayload = z.object({ metadata: z.record(z.string(), Base64).optional(), data: Base64.optional() });
-const JsonPayloads = z.object({ payloads: z.array(JsonPayload) });
+// Protobuf's JSON mapping omits an empty repeated field: the CLI sends `{}` for a query without arguments.
+const JsonPayloads = z.object({ payloads: z.array(JsonPayload).default([]) });
 type JsonPayload = z.infer<typeof JsonPayload>;
 
 const fromJson = ({ metadata, data }: JsonPayload): Payload => ({

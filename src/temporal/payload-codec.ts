@@ -1,13 +1,16 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import { METADATA_ENCODING_KEY } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import type { Config } from '../config/config.js';
 import { ConfigError } from '../config/config.js';
 import type { PayloadKey } from '../config/payload-keys.js';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const KEY_ID_METADATA = 'encryption-key-id';
+
+// A CommonJS module: Node's ESM loader exposes only its default export (vitest would hide that).
+const { temporal } = proto;
 
 const ALGORITHM = 'aes-256-gcm';
 const IV_BYTES = 12;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { temporal } from '@temporalio/proto';
+import type { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENCRYPTED_ENCODING } from '../../src/temporal/payload-codec.js';
 import { orderWorkflowId } from '../../src/workflows/messages.js';
@@ -50,7 +51,7 @@ describe('workflow payloads are encrypted; operators decode them through the cod
       events.push(...(page.history?.events ?? []));
       nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
     } while (nextPageToken);
-    return temporal.api.history.v1.History.create({ events });
+    return proto.temporal.api.history.v1.History.create({ events });
   }
 
   const startInput = () => raw.events[0]!.workflowExecutionStartedEventAttributes!.input!.payloads!;
@@ -67,7 +68,7 @@ describe('workflow payloads are encrypted; operators decode them through the cod
     });
 
   it('stores no payment token, street or postal code in clear in the history', () => {
-    const bytes = Buffer.from(temporal.api.history.v1.History.encode(raw).finish());
+    const bytes = Buffer.from(proto.temporal.api.history.v1.History.encode(raw).finish());
     expect(bytes.includes(ENCRYPTED_ENCODING)).toBe(true);
     for (const [what, value] of Object.entries(secrets)) expect(bytes.includes(value), what).toBe(false);
   });

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
@@ -40,20 +40,33 @@ describe('the README Temporal CLI examples run verbatim against a running system
     await system?.stop();
   });
 
-  /** As a newcomer's shell after `npm run dev`, `export TOKEN=...` and `ORDER=...`, pointed at this test's servers. */
-  function run(command: string) {
-    return spawnSync('bash', ['-c', command], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        TEMPORAL_CLI: inject('temporalCli'),
-        TEMPORAL_ADDRESS: inject('temporalAddress'),
-        TEMPORAL_NAMESPACE: system.config.TEMPORAL_NAMESPACE,
-        PORT: String(system.api!.port),
-        TOKEN: system.tokens.operator,
-        ORDER: orderId,
-      },
+  /**
+   * As a newcomer's shell after `npm run dev`, `export TOKEN=...` and `ORDER=...`, pointed at this test's servers.
+   * Asynchronous on purpose: the CLI calls the codec server of the API running in this very process.
+   */
+  function run(command: string): Promise<{ status: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        'bash',
+        ['-c', command],
+        {
+          cwd: ROOT,
+          encoding: 'utf8',
+          env: {
+            ...process.env,
+            TEMPORAL_CLI: inject('temporalCli'),
+            TEMPORAL_ADDRESS: inject('temporalAddress'),
+            TEMPORAL_NAMESPACE: system.config.TEMPORAL_NAMESPACE,
+            PORT: String(system.api!.port),
+            TOKEN: system.tokens.operator,
+            ORDER: orderId,
+          },
+        },
+        (error, stdout, stderr) => {
+          const status = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+          resolve({ status, stdout, stderr });
+        }
+      );
     });
   }
 
@@ -70,7 +83,7 @@ describe('the README Temporal CLI examples run verbatim against a running system
         );
         stockDatabaseBroken = false;
       }
-      const result = run(command);
+      const result = await run(command);
       expect(result.status, `${command}\n${result.stdout}\n${result.stderr}`).toBe(0);
       if (command.includes('--type getOrder')) {
         // Decrypted through the codec server with the operator's token: the order as the workflow sees it.

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it, inject } from 'vitest';
 import { ROOT } from '../../scripts/lib/database.js';
-import { JWT_SECRET } from '../support/system.js';
+import { JWT_SECRET, TEST_PAYLOAD_KEYS } from '../support/system.js';
 
 /** Starts a real process role and returns how it ended. */
 function start(role: 'api/main.ts' | 'worker/main.ts' | 'events/relay-main.ts', env: Record<string, string>) {
@@ -14,6 +14,7 @@ function start(role: 'api/main.ts' | 'worker/main.ts' | 'events/relay-main.ts', 
       TEMPORAL_ADDRESS: inject('temporalAddress'),
       EVENTS_ENV: inject('eventsEnv'),
       JWT_SECRET,
+      PAYLOAD_ENCRYPTION_KEYS: TEST_PAYLOAD_KEYS,
       LOG_LEVEL: 'silent',
       ...env,
     },
