@@ -1,4 +1,5 @@
-import { releaseExpiredReservations } from '../inventory/sweep.js';
+import { Runtime } from '@temporalio/worker';
+import { startReservationSweeper } from '../inventory/sweep.js';
 import { createSimulatedGateway } from '../payments/gateway.js';
 import { startConsumers } from '../events/consumers/index.js';
 import { runProcess } from '../process.js';
@@ -7,6 +8,9 @@ import { connectWorker } from '../temporal/connection.js';
 import { createOrderWorker } from './worker.js';
 
 runProcess('worker', async (config, logger) => {
+  // The SDK would start draining the worker on SIGINT/SIGTERM by itself, behind runProcess's back: runProcess owns
+  // the shutdown (consumers first, then the worker, waiting for the activities it runs).
+  Runtime.install({ shutdownSignals: [] });
   const resources = await openResources(config, 'orders-worker');
   const connection = await connectWorker(config.TEMPORAL_ADDRESS);
   const worker = await createOrderWorker({
@@ -17,17 +21,12 @@ runProcess('worker', async (config, logger) => {
     outbox: resources.outbox,
     gateway: createSimulatedGateway(resources.db),
   });
-  const sweeper = setInterval(() => {
-    releaseExpiredReservations(resources.db).then(
-      (count) => count > 0 && logger.info({ count }, 'released expired reservations'),
-      (error: unknown) => logger.warn({ err: String(error) }, 'reservation sweep failed')
-    );
-  }, config.RESERVATION_SWEEP_INTERVAL);
+  const sweeper = startReservationSweeper(resources.db, config.RESERVATION_SWEEP_INTERVAL, logger);
   const running = worker.run();
   const consumers = await startConsumers({ ...resources, config, logger });
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
   return async () => {
-    clearInterval(sweeper);
+    await sweeper.stop();
     await consumers.stop();
     worker.shutdown();
     await running;

@@ -23,6 +23,8 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
     taskQueue,
     ...(overrides?.workflowBundle ? {} : { workflowsPath: resolveWorkflowsPath() }),
     activities: createActivities(deps),
+    // On shutdown running activities may finish (a step is one short transaction) before they are cancelled.
+    shutdownGraceTime: '30s',
     ...overrides,
   });
 }
