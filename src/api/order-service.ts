@@ -1,11 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import { v5 as uuidv5 } from 'uuid';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/client.js';
 import type { Address } from '../domain/order.js';
-import { CancellationReason } from '../domain/order.js';
+import { CancellationReason, orderTotal } from '../domain/order.js';
+import { MAX_ORDER_TOTAL } from '../domain/money.js';
 import type { LineRequest } from '../orders/pricing.js';
 import { priceLines } from '../orders/pricing.js';
 import { startOrderWorkflow } from '../orders/workflow-commands.js';
@@ -23,6 +24,9 @@ export interface RequestContext {
   requestId: string;
   traceparent?: string;
 }
+
+/** The UUIDv5 namespace of order ids derived from operation ids. Never change it: retries would fork orders. */
+const ORDER_ID_NAMESPACE = 'c2a3d0f4-5b8e-4f61-9a7d-3e1b6c0f8a52';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -43,7 +47,10 @@ export class OrderService {
     private readonly config: Config
   ) {}
 
-  /** Prices each line from the catalog: unknown products, other currencies and changed prices are 422. */
+  /**
+   * Prices each line from the catalog: unknown products, other currencies, changed prices and a total above
+   * MAX_ORDER_TOTAL are 422.
+   */
   async priceLines(items: LineRequest[], currency: string) {
     const { lines, problems } = await priceLines(this.db, items, currency);
     if (problems.length > 0) {
@@ -52,15 +59,29 @@ export class OrderService {
         problems.map(({ index, field, message }) => ({ field: `items.${index}.${field}`, message }))
       );
     }
+    const total = orderTotal(lines);
+    if (total > MAX_ORDER_TOTAL) {
+      throw ApiError.validation('the order total is too large', [
+        { field: 'items', message: `the total ${total} exceeds the maximum of ${MAX_ORDER_TOTAL} minor units` },
+      ]);
+    }
     return lines;
   }
 
-  async placeOrder(body: OrderCreate, context: RequestContext): Promise<{ orderId: string; order?: Order }> {
+  /**
+   * The order id is derived from the operation (the caller's Idempotency-Key scoped to the caller, or a random id), so
+   * every retry of one request names the same order and, through the workflow id, can start at most one saga: a retry
+   * after a lost answer, a 503, an abandoned key taken over, or a key that expired all join the first order.
+   */
+  async placeOrder(
+    body: OrderCreate,
+    context: RequestContext & { operationId: string }
+  ): Promise<{ orderId: string; order?: Order }> {
     if (!canSeeCustomer(context.principal, body.customerId)) {
       throw new ApiError(403, ErrorCode.FORBIDDEN, 'customers can only place orders for themselves');
     }
     const lines = await this.priceLines(body.items, body.currency);
-    const orderId = randomUUID();
+    const orderId = uuidv5(context.operationId, ORDER_ID_NAMESPACE);
     await startOrderWorkflow(this.temporal, this.config, {
       orderId,
       customerId: body.customerId,

@@ -24,8 +24,9 @@ import { CancellationReason, SETTLED_STAGES } from '../../domain/order.js';
 
 const MAX_PREFER_WAIT_S = 30;
 
-function context(req: Request): RequestContext & { updateId: string } {
+function context(req: Request): RequestContext & { updateId: string; operationId: string } {
   return {
+    operationId: req.operationId!,
     principal: req.principal!,
     requestId: req.res!.locals.requestId as string,
     ...(req.res!.locals.traceparent ? { traceparent: req.res!.locals.traceparent as string } : {}),
