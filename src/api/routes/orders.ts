@@ -71,7 +71,9 @@ export function orderRoutes(routes: RouteEnv, orders: OrderService, db: Db): voi
       description:
         'Waits up to ORDER_CREATE_WAIT for the workflow to persist the order: 201 with the order, else 202 with Location. ' +
         'Prices come from the catalog: unknown products, a `price` differing from the catalog, a product in another ' +
-        'currency, no items or more than 50 lines are 422 with field-level errors. Customers order only for themselves (403).',
+        'currency, no items, more than 50 lines or a total above 100,000,000 minor units are 422 with field-level errors. ' +
+        'Customers order only for themselves (403). The order id is derived from the caller and the Idempotency-Key: ' +
+        'every retry with the key returns the same order, even after the stored answer expired.',
       roles: ['customer', 'operator'],
       body: OrderCreate,
       headers: z.object({
