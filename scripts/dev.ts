@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Runtime } from '@temporalio/worker';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/logger.js';
 import { describeFailure } from '../src/process.js';
@@ -51,6 +52,7 @@ async function main() {
   const { startApiServer } = await import('../src/api/server.js');
   const { createOrderWorker } = await import('../src/worker/worker.js');
   const { createRelay } = await import('../src/events/relay.js');
+  const { startReservationSweeper } = await import('../src/inventory/sweep.js');
   const { startConsumers } = await import('../src/events/consumers/index.js');
   const { createSimulatedGateway } = await import('../src/payments/gateway.js');
   const { connectWorker } = await import('../src/temporal/connection.js');
@@ -62,6 +64,8 @@ async function main() {
   const resources = await openResources(config, 'orders-dev');
   stops.push(() => resources.close());
   const seeded = await seedCatalog(resources.db, resources.outbox);
+  // Ctrl-C stops everything in order (see `shutdown`): the SDK must not start draining the worker on its own.
+  Runtime.install({ shutdownSignals: [] });
   // One process plays every role here, so one registry and one endpoint carry all of their metrics.
   const metrics = createMetrics();
   registerStateGauges(metrics, resources.db);
@@ -84,6 +88,9 @@ async function main() {
     worker.shutdown();
     await workerRun;
   });
+  // The worker process runs the sweeper in production; here the dev process is the worker.
+  const sweeper = startReservationSweeper(resources.db, config.RESERVATION_SWEEP_INTERVAL, logger);
+  stops.push(() => sweeper.stop());
   const relay = createRelay(resources.db, resources.js, logger, {
     pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
     retentionMs: config.OUTBOX_RETENTION,

@@ -17,7 +17,12 @@ export interface Principal {
 const ISSUER = 'flowmart-orders';
 const AUDIENCE = 'flowmart-api';
 
-const claimsSchema = z.object({ sub: z.string().min(1), role: z.enum(['customer', 'operator', 'service']) });
+/** A customer's subject is their customer id (a UUID): any other subject could own no order and is refused. */
+const claimsSchema = z
+  .object({ sub: z.string().min(1), role: z.enum(['customer', 'operator', 'service']) })
+  .refine((claims) => claims.role !== 'customer' || z.uuid().safeParse(claims.sub).success, {
+    message: 'a customer token needs a customer id (UUID) as its subject',
+  });
 
 export async function mintToken(secret: string, role: Role, subject: string, ttl = '12h'): Promise<string> {
   return new SignJWT({ role })

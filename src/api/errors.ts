@@ -2,7 +2,7 @@ import { ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@tempora
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ZodError } from 'zod';
-import { Prisma } from '../generated/prisma/client.js';
+import { isDatabaseConnectionLost } from '../db/connection-errors.js';
 
 /** Stable error codes: the `code` member of every problem document. Clients switch on these. */
 export const ErrorCode = {
@@ -123,15 +123,6 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   };
 }
 
-/** Prisma errors that mean "PostgreSQL cannot be reached right now", not "the query is wrong". */
-const UNREACHABLE_DB_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
-const UNREACHABLE_DB_KINDS = new Set([
-  'DatabaseNotReachable',
-  'ConnectionClosed',
-  'SocketTimeout',
-  'TooManyConnections',
-  'TlsConnectionError',
-]);
 /** gRPC status codes of a Temporal call that may succeed when retried: DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE. */
 const RETRYABLE_GRPC_CODES = new Set([4, 8, 14]);
 
@@ -140,14 +131,7 @@ const RETRYABLE_GRPC_CODES = new Set([4, 8, 14]);
  * be retried, so the answer is 503 with Retry-After rather than a 500.
  */
 export function isDependencyUnavailable(error: unknown): boolean {
-  if (error instanceof Prisma.PrismaClientInitializationError) return true;
-  if (error instanceof Prisma.PrismaClientKnownRequestError) {
-    if (UNREACHABLE_DB_CODES.has(error.code)) return true;
-    const cause = (error.meta?.driverAdapterError as { cause?: { kind?: string; code?: string } } | undefined)?.cause;
-    if (cause?.kind && UNREACHABLE_DB_KINDS.has(cause.kind)) return true;
-    // SQLSTATE class 08 (connection exception) and 57P0x (the server is shutting down or starting).
-    return cause?.kind === 'postgres' && /^(08|57P0)/.test(cause.code ?? '');
-  }
+  if (isDatabaseConnectionLost(error)) return true;
   if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
   if (error instanceof ServiceError) {
     const code = (error.cause as { code?: unknown } | undefined)?.code;

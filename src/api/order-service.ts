@@ -1,16 +1,22 @@
-import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { v5 as uuidv5 } from 'uuid';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/client.js';
 import type { Address } from '../domain/order.js';
-import { CancellationReason } from '../domain/order.js';
+import { CancellationReason, orderTotal } from '../domain/order.js';
+import { MAX_ORDER_TOTAL } from '../domain/money.js';
 import type { LineRequest } from '../orders/pricing.js';
 import { priceLines } from '../orders/pricing.js';
 import { startOrderWorkflow } from '../orders/workflow-commands.js';
-import type { OrderView } from '../workflows/messages.js';
-import { amendOrderUpdate, cancelOrderUpdate, orderWorkflowId, shipmentUpdateSignal } from '../workflows/messages.js';
+import {
+  amendOrderUpdate,
+  cancelOrderUpdate,
+  getOrderQuery,
+  orderWorkflowId,
+  shipmentUpdateSignal,
+} from '../workflows/messages.js';
 import { CustomerIdKey } from '../workflows/search-attributes.js';
 import type { Principal } from './auth.js';
 import { canSeeCustomer } from './auth.js';
@@ -24,14 +30,21 @@ export interface RequestContext {
   traceparent?: string;
 }
 
+/** The UUIDv5 namespace of order ids derived from operation ids. Never change it: retries would fork orders. */
+const ORDER_ID_NAMESPACE = 'c2a3d0f4-5b8e-4f61-9a7d-3e1b6c0f8a52';
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Translates a failed update into the HTTP answer the caller should get. */
+/**
+ * Translates a failed update into the HTTP answer the caller should get. Only the order's own refusal (an
+ * ApplicationFailure from its validator or handler) is a final 409, remembered for the Idempotency-Key; an update that
+ * failed otherwise (timed out, cancelled) may succeed when retried with the same key: 503, not remembered.
+ */
 function updateRefusal(error: unknown, code: ErrorCode): ApiError | undefined {
   if (error instanceof WorkflowUpdateFailedError) {
-    const cause = error.cause;
-    const message = cause instanceof ApplicationFailure ? cause.message : 'the order refused the request';
-    return ApiError.conflict(code, message);
+    return error.cause instanceof ApplicationFailure
+      ? ApiError.conflict(code, error.cause.message)
+      : ApiError.unavailable();
   }
   return undefined;
 }
@@ -43,7 +56,10 @@ export class OrderService {
     private readonly config: Config
   ) {}
 
-  /** Prices each line from the catalog: unknown products, other currencies and changed prices are 422. */
+  /**
+   * Prices each line from the catalog: unknown products, other currencies, changed prices and a total above
+   * MAX_ORDER_TOTAL are 422.
+   */
   async priceLines(items: LineRequest[], currency: string) {
     const { lines, problems } = await priceLines(this.db, items, currency);
     if (problems.length > 0) {
@@ -52,15 +68,29 @@ export class OrderService {
         problems.map(({ index, field, message }) => ({ field: `items.${index}.${field}`, message }))
       );
     }
+    const total = orderTotal(lines);
+    if (total > MAX_ORDER_TOTAL) {
+      throw ApiError.validation('the order total is too large', [
+        { field: 'items', message: `the total ${total} exceeds the maximum of ${MAX_ORDER_TOTAL} minor units` },
+      ]);
+    }
     return lines;
   }
 
-  async placeOrder(body: OrderCreate, context: RequestContext): Promise<{ orderId: string; order?: Order }> {
+  /**
+   * The order id is derived from the operation (the caller's Idempotency-Key scoped to the caller, or a random id), so
+   * every retry of one request names the same order and, through the workflow id, can start at most one saga: a retry
+   * after a lost answer, a 503, an abandoned key taken over, or a key that expired all join the first order.
+   */
+  async placeOrder(
+    body: OrderCreate,
+    context: RequestContext & { operationId: string }
+  ): Promise<{ orderId: string; order?: Order }> {
     if (!canSeeCustomer(context.principal, body.customerId)) {
       throw new ApiError(403, ErrorCode.FORBIDDEN, 'customers can only place orders for themselves');
     }
     const lines = await this.priceLines(body.items, body.currency);
-    const orderId = randomUUID();
+    const orderId = uuidv5(context.operationId, ORDER_ID_NAMESPACE);
     await startOrderWorkflow(this.temporal, this.config, {
       orderId,
       customerId: body.customerId,
@@ -154,9 +184,9 @@ export class OrderService {
       shippingAddress?: Address | undefined;
     },
     context: RequestContext & { updateId: string }
-  ): Promise<Order> {
-    const current = await this.getOrder(orderId, context.principal);
-    if (body.items) await this.priceLines(body.items, current.currency);
+  ): Promise<Order | undefined> {
+    const { order: current } = await this.findOrder(orderId, context.principal);
+    if (body.items) await this.priceLines(body.items, current?.currency ?? (await this.currencyOf(orderId)));
     await this.runUpdate(orderId, ErrorCode.ORDER_NOT_AMENDABLE, (handle) =>
       handle.executeUpdate(amendOrderUpdate, {
         args: [
@@ -169,33 +199,57 @@ export class OrderService {
         updateId: context.updateId,
       })
     );
-    return this.getOrder(orderId, context.principal);
+    return (await this.findOrder(orderId, context.principal)).order;
   }
 
+  /** The currency of an order not persisted yet, from its workflow's input. */
+  private async currencyOf(orderId: string): Promise<string> {
+    const view = await this.temporal.workflow.getHandle(orderWorkflowId(orderId)).query(getOrderQuery);
+    return view.currency;
+  }
+
+  /**
+   * Cancels and waits up to CANCEL_WAIT for the compensations: the cancelled order, or undefined while they still run
+   * (the caller answers 202 and the client polls). An order already cancelling is not cancelled twice.
+   */
   async cancel(
     orderId: string,
     reason: CancellationReason,
     context: RequestContext & { updateId: string }
-  ): Promise<Order> {
-    const current = await this.getOrder(orderId, context.principal);
+  ): Promise<Order | undefined> {
+    const { order: current } = await this.findOrder(orderId, context.principal);
     if (context.principal.role === 'customer' && reason !== CancellationReason.CUSTOMER_REQUESTED) {
       throw new ApiError(403, ErrorCode.FORBIDDEN, 'customers cancel with reason CUSTOMER_REQUESTED');
     }
-    if (current.stage === 'CANCELLED') return current;
-    await this.runUpdate(orderId, ErrorCode.ORDER_NOT_CANCELLABLE, (handle) =>
-      handle.executeUpdate(cancelOrderUpdate, {
+    if (current?.stage === 'CANCELLED') return current;
+    if (current?.stage === 'CANCELLING') return undefined;
+    const cancelled = this.runUpdate(orderId, ErrorCode.ORDER_NOT_CANCELLABLE, async (handle) => {
+      const update = await handle.startUpdate(cancelOrderUpdate, {
         args: [{ requestId: context.updateId, reason }],
         updateId: context.updateId,
-      })
-    );
-    return this.getOrder(orderId, context.principal);
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+      return update.result();
+    });
+    // Left running past the deadline, the update still completes in the workflow; its outcome is read by polling.
+    cancelled.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'waiting'>((resolve) => {
+      timer = setTimeout(() => resolve('waiting'), this.config.CANCEL_WAIT);
+    });
+    try {
+      if ((await Promise.race([cancelled, deadline])) === 'waiting') return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+    return this.waitForOrder(orderId, this.config.CANCEL_WAIT, (order) => order.stage === 'CANCELLED');
   }
 
-  private async runUpdate(
+  private async runUpdate<T>(
     orderId: string,
     code: ErrorCode,
-    update: (handle: ReturnType<Client['workflow']['getHandle']>) => Promise<OrderView>
-  ) {
+    update: (handle: ReturnType<Client['workflow']['getHandle']>) => Promise<T>
+  ): Promise<T> {
     try {
       return await update(this.temporal.workflow.getHandle(orderWorkflowId(orderId)));
     } catch (error) {

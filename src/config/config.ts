@@ -45,6 +45,8 @@ const configSchema = z.object({
   DISPATCH_DEADLINE: durationMs.default(3 * 86_400_000),
   /** How long POST /v1/orders waits for the workflow to persist the order before answering 202. */
   ORDER_CREATE_WAIT: durationMs.default(3_000),
+  /** How long a cancel waits for the compensations (release, void or refund) before answering 202. */
+  CANCEL_WAIT: durationMs.default(10_000),
   COMPENSATION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
   OUTBOX_POLL_INTERVAL: durationMs.default(200),
   OUTBOX_RETENTION: durationMs.default(7 * 86_400_000),

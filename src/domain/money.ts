@@ -15,3 +15,10 @@ export function fractionDigits(currency: string): number {
 export function toDecimal(minorUnits: number, currency: string): number {
   return minorUnits / 10 ** fractionDigits(currency);
 }
+
+/**
+ * The largest order total accepted, in minor units (1,000,000.00 in a two-decimal currency). Placing or amending an
+ * order above it is refused up front (422), so a total never exceeds what the API's money fields describe nor what
+ * the saga can authorize; the columns are 64-bit, so this is a business cap, not a storage limit.
+ */
+export const MAX_ORDER_TOTAL = 100_000_000;

@@ -23,7 +23,11 @@ export class InsufficientStockError extends Error {
   }
 }
 
-/** Applies a stock adjustment; removing more than is available (reserved units included) is refused. */
+/**
+ * Applies a stock adjustment once per `adjustmentId`: the id is claimed in the transaction that changes the stock, so
+ * a retry of an adjustment that was applied (its answer lost to a 503 or a timeout) changes nothing and returns the
+ * level as it is now. Removing more than is available (reserved units included) is refused.
+ */
 export async function adjustStock(db: Db, outbox: OutboxWriter, adjustment: StockAdjustment): Promise<StockLevel> {
   const { productId, warehouseId, quantityChange } = adjustment;
   return db.$transaction(async (tx) => {
@@ -32,6 +36,11 @@ export async function adjustStock(db: Db, outbox: OutboxWriter, adjustment: Stoc
       ON CONFLICT DO NOTHING`;
     const before = await lockLevel(tx, productId, warehouseId);
     if (!before) throw new InsufficientStockError(`product ${productId} does not exist`);
+    const claimed = await tx.$executeRaw`
+      INSERT INTO stock_adjustments (adjustment_id, product_id, warehouse_id, quantity_change)
+      VALUES (${adjustment.adjustmentId}, ${productId}::uuid, ${warehouseId}, ${quantityChange})
+      ON CONFLICT (adjustment_id) DO NOTHING`;
+    if (claimed === 0) return level(before);
     if (before.on_hand - before.reserved + quantityChange < 0) {
       throw new InsufficientStockError(
         `cannot remove ${-quantityChange} units: only ${before.on_hand - before.reserved} are available`

@@ -67,6 +67,17 @@ export async function heldStock(tx: Tx | Db, orderId: string): Promise<HeldStock
   return held;
 }
 
+/**
+ * The order's HELD reservations, locked until the transaction ends. The sweeper locks the rows it expires (SKIP
+ * LOCKED): a step that locked them first keeps them, and a step that waited for a sweep re-reads them after it and
+ * sees them EXPIRED, so a unit is never released twice nor counted as held after it was swept.
+ */
+async function lockHeld(tx: Tx, orderId: string) {
+  return tx.$queryRaw<{ id: string; productId: string; warehouseId: string; quantity: number }[]>`
+    SELECT id, product_id AS "productId", warehouse_id AS "warehouseId", quantity FROM reservations
+    WHERE order_id = ${orderId}::uuid AND status = 'HELD' ORDER BY product_id, warehouse_id FOR UPDATE`;
+}
+
 /** The events reporting a step's stock changes, keyed by step and product so a retry records them once. */
 export function stockStepEvents(changes: readonly StockChange[], step: StepInput): DomainEvent[] {
   return changes.flatMap((change) =>
@@ -80,10 +91,7 @@ export function stockStepEvents(changes: readonly StockChange[], step: StepInput
  */
 export async function hold(tx: Tx, request: HoldRequest): Promise<StockChange[]> {
   const target = new Map(request.lines.map((line) => [line.productId, line.quantity]));
-  const reservations = await tx.reservation.findMany({
-    where: { orderId: request.orderId, status: 'HELD' },
-    orderBy: [{ productId: 'asc' }, { warehouseId: 'asc' }],
-  });
+  const reservations = await lockHeld(tx, request.orderId);
   const changes: StockChange[] = [];
   const expiresAt = request.holdMs === null ? null : new Date(Date.now() + request.holdMs);
   // Releases first, so an amendment that moves units between lines can use what it frees.
@@ -131,7 +139,7 @@ export async function hold(tx: Tx, request: HoldRequest): Promise<StockChange[]>
 
 /** At dispatch the reserved units leave the warehouse: on hand and reserved both drop. */
 export async function commit(tx: Tx, orderId: string): Promise<StockChange[]> {
-  const reservations = await tx.reservation.findMany({ where: { orderId, status: 'HELD' } });
+  const reservations = await lockHeld(tx, orderId);
   const changes: StockChange[] = [];
   for (const reservation of reservations) {
     const { productId, warehouseId, quantity } = reservation;

@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.js';
+import type { Logger } from 'pino';
 
 /** Releases holds of unconfirmed orders older than the reservation policy allows. Returns how many. */
 export async function releaseExpiredReservations(db: Db, now = new Date()): Promise<number> {
@@ -14,4 +15,26 @@ export async function releaseExpiredReservations(db: Db, now = new Date()): Prom
     }
     return expired.length;
   });
+}
+
+/**
+ * Sweeps every `intervalMs` until stopped. A sweep still running when the next one is due is not doubled; a failed
+ * sweep (PostgreSQL briefly unreachable) is logged and tried again at the next tick.
+ */
+export function startReservationSweeper(db: Db, intervalMs: number, logger: Logger): { stop(): Promise<void> } {
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    running ??= releaseExpiredReservations(db)
+      .then(
+        (count) => void (count > 0 && logger.info({ count }, 'released expired reservations')),
+        (error: unknown) => logger.warn({ err: String(error) }, 'reservation sweep failed')
+      )
+      .finally(() => (running = undefined));
+  }, intervalMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }

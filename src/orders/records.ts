@@ -121,8 +121,13 @@ export async function recordStage(tx: Tx, change: StageChange): Promise<DomainEv
   return [];
 }
 
-/** Confirms only an order whose stock is still held: the sweeper may have released an expired hold. */
+/**
+ * Confirms only an order whose stock is still held: the sweeper may have released an expired hold. The HELD rows are
+ * locked first, so a sweep cannot expire them between the check and the confirmation (it skips locked rows), and a
+ * sweep already under way is waited for and its outcome seen.
+ */
 export async function confirm(tx: Tx, change: StepInput): Promise<DomainEvent[]> {
+  await tx.$queryRaw`SELECT 1 FROM reservations WHERE order_id = ${change.orderId}::uuid AND status = 'HELD' FOR UPDATE`;
   const missing = await tx.$queryRaw<{ product_id: string }[]>`
     SELECT i.product_id FROM order_items i
     LEFT JOIN reservations r ON r.order_id = i.order_id AND r.product_id = i.product_id AND r.status = 'HELD'

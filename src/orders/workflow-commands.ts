@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/client.js';
 import { orderTotal, Stage, statusOf } from '../domain/order.js';
@@ -26,7 +27,11 @@ export function orderTimings(config: Config): OrderTimings {
   };
 }
 
-/** Starts the order's saga with the configured timings, searchable by status, stage, customer and total. */
+/**
+ * Starts the order's saga with the configured timings, searchable by status, stage, customer and total. Once per
+ * order id, ever: a second start for the same id (a retried request whose first answer was lost) joins the running
+ * workflow, or finds the closed one, and starts nothing.
+ */
 export async function startOrderWorkflow(
   temporal: Client,
   config: Config,
@@ -34,20 +39,27 @@ export async function startOrderWorkflow(
 ): Promise<void> {
   const { orderId, customerId, lines, currency } = order;
   const total = orderTotal(lines);
-  await temporal.workflow.start(ORDER_WORKFLOW_TYPE, {
-    workflowId: orderWorkflowId(orderId),
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    args: [{ ...order, timings: orderTimings(config) }],
-    typedSearchAttributes: [
-      { key: OrderStatusKey, value: statusOf(Stage.PENDING) },
-      { key: OrderStageKey, value: Stage.PENDING },
-      { key: CustomerIdKey, value: customerId },
-      { key: OrderTotalKey, value: total },
-      { key: NeedsAttentionKey, value: false },
-    ],
-    staticSummary: `Order ${orderId}: ${lines.length} line(s), ${total} ${currency} minor units`,
-    staticDetails: `Customer ${customerId}\n${lines.map((line) => `- ${line.quantity} x ${line.sku}`).join('\n')}`,
-  });
+  await temporal.workflow
+    .start(ORDER_WORKFLOW_TYPE, {
+      workflowId: orderWorkflowId(orderId),
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [{ ...order, timings: orderTimings(config) }],
+      typedSearchAttributes: [
+        { key: OrderStatusKey, value: statusOf(Stage.PENDING) },
+        { key: OrderStageKey, value: Stage.PENDING },
+        { key: CustomerIdKey, value: customerId },
+        { key: OrderTotalKey, value: total },
+        { key: NeedsAttentionKey, value: false },
+      ],
+      staticSummary: `Order ${orderId}: ${lines.length} line(s), ${total} ${currency} minor units`,
+      staticDetails: `Customer ${customerId}\n${lines.map((line) => `- ${line.quantity} x ${line.sku}`).join('\n')}`,
+    })
+    .catch((error: unknown) => {
+      // The order's workflow ran and closed already: it is this order, not a reason to start another.
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    });
 }
 
 /** Wakes every backordered order that waits for this product; returns how many were asked. */

@@ -1,5 +1,5 @@
 import { Runtime } from '@temporalio/worker';
-import { releaseExpiredReservations } from '../inventory/sweep.js';
+import { startReservationSweeper } from '../inventory/sweep.js';
 import { createSimulatedGateway } from '../payments/gateway.js';
 import { startConsumers } from '../events/consumers/index.js';
 import { createMetrics } from '../metrics/metrics.js';
@@ -11,8 +11,11 @@ import { createOrderWorker } from './worker.js';
 
 runProcess('worker', async (config, logger) => {
   // The core runtime's own metrics (task slots, poll and schedule-to-start latency, sticky cache) are served by
-  // the SDK's Rust core; it must be installed before the first connection.
+  // the SDK's Rust core; it must be installed before the first connection. The SDK would also start draining the
+  // worker on SIGINT/SIGTERM by itself, behind runProcess's back: runProcess owns the shutdown (consumers first,
+  // then the worker, waiting for the activities it runs).
   Runtime.install({
+    shutdownSignals: [],
     telemetryOptions: {
       metrics: { prometheus: { bindAddress: `${config.METRICS_HOST}:${config.TEMPORAL_METRICS_PORT}` } },
     },
@@ -31,17 +34,12 @@ runProcess('worker', async (config, logger) => {
     gateway: createSimulatedGateway(resources.db),
     metrics,
   });
-  const sweeper = setInterval(() => {
-    releaseExpiredReservations(resources.db).then(
-      (count) => count > 0 && logger.info({ count }, 'released expired reservations'),
-      (error: unknown) => logger.warn({ err: String(error) }, 'reservation sweep failed')
-    );
-  }, config.RESERVATION_SWEEP_INTERVAL);
+  const sweeper = startReservationSweeper(resources.db, config.RESERVATION_SWEEP_INTERVAL, logger);
   const running = worker.run();
   const consumers = await startConsumers({ ...resources, config, logger, metrics });
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
   return async () => {
-    clearInterval(sweeper);
+    await sweeper.stop();
     await consumers.stop();
     worker.shutdown();
     await running;

@@ -33,6 +33,8 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
     ...(overrides?.workflowBundle ? {} : { workflowsPath: resolveWorkflowsPath() }),
     activities: createActivities(deps),
     ...(metrics ? { interceptors: { activity: [activityMetrics(metrics, deps.db)] } } : {}),
+    // On shutdown running activities may finish (a step is one short transaction) before they are cancelled.
+    shutdownGraceTime: '30s',
     ...overrides,
   });
 }

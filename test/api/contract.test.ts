@@ -11,7 +11,7 @@ const SPEC_ROUTES: [method: string, path: string, statuses: number[]][] = [
   ['get', '/v1/orders/{orderId}', [200, 202, 404, 422]],
   ['patch', '/v1/orders/{orderId}', [200, 404, 409, 422]],
   ['post', '/v1/orders/{orderId}/amendments', [200, 404, 409, 422]],
-  ['post', '/v1/orders/{orderId}/cancel', [200, 404, 409, 422]],
+  ['post', '/v1/orders/{orderId}/cancel', [200, 202, 404, 409, 422]],
   ['get', '/v1/orders/{orderId}/events', [200, 404]],
   ['get', '/v1/orders/{orderId}/payment', [200, 404]],
   ['post', '/v1/products', [201, 403, 409, 422]],

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestSystem } from '../support/system.js';
-import { createProduct, eventually, orderBody, startSystem } from '../support/system.js';
+import { createProduct, eventually, orderBody, startSystem, stockOf } from '../support/system.js';
 import { api, expectProblem, newCustomer, startExtraApi } from './support.js';
 
 type Order = Record<string, unknown> & { orderId: string; stage: string; revision: number };
@@ -195,7 +195,7 @@ describe('Idempotency-Key (Stripe semantics)', () => {
     expect(await ordersOf(who.id)).toBe(1);
   });
 
-  it('lets keys expire after IDEMPOTENCY_KEY_TTL: the same key then places a new order', async () => {
+  it('lets keys expire after IDEMPOTENCY_KEY_TTL, yet the same key still names the same order', async () => {
     const extra = await startExtraApi(system, { config: { IDEMPOTENCY_KEY_TTL: 3_000 } });
     try {
       const product = await createProduct(system, 10);
@@ -210,14 +210,61 @@ describe('Idempotency-Key (Stripe semantics)', () => {
       expect(row.expiresAt.getTime() - row.createdAt.getTime()).toBeGreaterThan(2_500);
       expect(row.expiresAt.getTime() - row.createdAt.getTime()).toBeLessThan(3_500);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, row.expiresAt.getTime() - Date.now()) + 100));
-      const fresh = await api<Order>(extra.system, 'POST', '/v1/orders', request);
-      expect(fresh.status).toBe(201);
-      expect(fresh.headers.get('idempotent-replayed')).toBeNull();
-      expect(fresh.body.orderId).not.toBe(first.body.orderId);
-      expect(await ordersOf(who.id)).toBe(2);
+      // The stored answer is gone, so the request runs again; the order id comes from the key, so it is the same order.
+      const again = await api<Order>(extra.system, 'POST', '/v1/orders', request);
+      expect(again.status).toBe(201);
+      expect(again.headers.get('idempotent-replayed')).toBeNull();
+      expect(again.body.orderId).toBe(first.body.orderId);
+      expect(await ordersOf(who.id)).toBe(1);
     } finally {
       await extra.close();
     }
+  });
+
+  it('places one order when a retry runs again after the first answer was lost (503, timeout, abandoned key)', async () => {
+    const product = await createProduct(system, 10);
+    const who = await customer();
+    const request = keyedOrder(who, product.id);
+    const first = await api<Order>(system, 'POST', '/v1/orders', request);
+    expect(first.status).toBe(201);
+    // What a 503 after the start (or a key taken over after ABANDONED_AFTER) leaves: the workflow, no stored answer.
+    await system.resources.db.idempotencyKey.deleteMany({ where: { key: request.headers['idempotency-key'] } });
+    const retry = await api<Order>(system, 'POST', '/v1/orders', request);
+    expect(retry.status).toBe(201);
+    expect(retry.body.orderId).toBe(first.body.orderId);
+    expect(await ordersOf(who.id)).toBe(1);
+    // One saga, so one authorization: wait for it, then make sure it is the only one.
+    const authorizations = () =>
+      system.resources.db.payment.count({ where: { order: { customerId: who.id }, kind: 'AUTHORIZATION' } });
+    await eventually(async () => ((await authorizations()) > 0 ? true : undefined));
+    expect(await authorizations()).toBe(1);
+  });
+
+  it.each([
+    [
+      'POST /v1/inventory',
+      'POST',
+      (productId: string) => ({ path: '/v1/inventory', body: { productId, warehouseId: 'WH-TEST', quantity: 5 } }),
+    ],
+    [
+      'PUT /v1/inventory/{productId}',
+      'PUT',
+      (productId: string) => ({
+        path: `/v1/inventory/${productId}`,
+        body: { warehouseId: 'WH-TEST', quantityChange: 5 },
+      }),
+    ],
+  ] as const)('%s moves stock once when a retry runs again after the answer was lost', async (_what, method, call) => {
+    const product = await createProduct(system, 10);
+    const { path, body } = call(product.id);
+    const request = { token: system.tokens.operator, body, headers: { 'idempotency-key': key() } };
+    expect((await api(system, method, path, request)).status).toBeLessThan(300);
+    // What a 503 after the commit leaves: the stock moved, no stored answer.
+    await system.resources.db.idempotencyKey.deleteMany({ where: { key: request.headers['idempotency-key'] } });
+    const retry = await api<{ totalOnHand: number }>(system, method, path, request);
+    expect(retry.status).toBeLessThan(300);
+    expect(retry.body.totalOnHand).toBe(15);
+    expect(await stockOf(system, product.id)).toMatchObject({ onHand: 15 });
   });
 
   describe('amend and cancel use the key as the Temporal update id', () => {

@@ -132,6 +132,18 @@ describe('orders over HTTP', () => {
       ]);
     });
 
+    it('is 422 for a total above the cap (1,000 x 1,000,000.00 would overflow a 32-bit total), placing nothing', async () => {
+      const who = await customer();
+      const expensive = await createProduct(system, 2_000, 100_000_000);
+      const result = await api(system, 'POST', '/v1/orders', {
+        token: who.token,
+        body: orderBody(who.id, [{ productId: expensive.id, quantity: 1_000 }]),
+      });
+      const problem = expectProblem(result, 422, 'VALIDATION_FAILED');
+      expect(problem.errors.map((e) => e.field)).toEqual(['items']);
+      expect(await system.resources.db.order.count({ where: { customerId: who.id } })).toBe(0);
+    });
+
     it('reports every invalid field at once, including unknown ones', async () => {
       const who = await customer();
       const result = await api(system, 'POST', '/v1/orders', {

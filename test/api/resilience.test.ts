@@ -137,6 +137,39 @@ describe('API under failing dependencies, and shutdown', () => {
     }
   });
 
+  it('answers 503 + Retry-After, not 500, when the connection drops inside a transaction', async () => {
+    // The backend serving the stock change's transaction is terminated from outside half-way (57P01), as an
+    // operator's pg_terminate_backend or a failover does; the transaction's next statement finds the client dead.
+    const droppingOutbox: OutboxWriter = {
+      append: async (tx) => {
+        const [backend] = await tx.$queryRaw<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+        await system.resources.db.$queryRaw`SELECT pg_terminate_backend(${backend!.pid})`;
+        await eventually(async () => {
+          const [alive] = await system.resources.db.$queryRaw<{ n: number }[]>`
+            SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ${backend!.pid}`;
+          return alive!.n === 0 ? true : undefined;
+        });
+        await tx.$queryRaw`SELECT 1`;
+      },
+    };
+    const broken = await startExtraApi(system, { outbox: droppingOutbox });
+    try {
+      const product = await createProduct(system, 3);
+      for (const [method, path, body] of [
+        ['POST', '/v1/inventory', { productId: product.id, quantity: 5, warehouseId: 'WH-TEST' }],
+        ['PUT', `/v1/inventory/${product.id}`, { quantityChange: 5, warehouseId: 'WH-TEST' }],
+      ] as const) {
+        const result = await api(broken.system, method, path, { token: system.tokens.operator, body });
+        expectProblem(result, 503, 'SERVICE_UNAVAILABLE');
+        expect(result.headers.get('retry-after')).toBe('5');
+        expectNoInternals(result);
+      }
+      expect(await stockOf(system, product.id)).toEqual({ onHand: 3, reserved: 0, available: 3 });
+    } finally {
+      await broken.close();
+    }
+  });
+
   it('finishes in-flight requests on shutdown while refusing new connections', async () => {
     // A task queue nobody polls keeps POST /v1/orders waiting the whole ORDER_CREATE_WAIT.
     const extra = await startExtraApi(system, {

@@ -32,6 +32,10 @@ describe('API security and request hygiene', () => {
       ],
       ['a token from another issuer', async () => ({ authorization: `Bearer ${await signToken({ issuer: 'evil' })}` })],
       ['a token with an unknown role', async () => ({ authorization: `Bearer ${await signToken({ role: 'admin' })}` })],
+      [
+        'a customer token whose subject is not a customer id (UUID)',
+        async () => ({ authorization: `Bearer ${await signToken({ role: 'customer', sub: 'alice' })}` }),
+      ],
       ['an unsigned alg=none token', () => ({ authorization: `Bearer ${unsignedToken()}` })],
       ['an unknown API key', () => ({ 'x-api-key': 'guess-0123456789' })],
       ['an empty API key', () => ({ 'x-api-key': '' })],

@@ -95,6 +95,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     API_KEYS: `service:${SERVICE_API_KEY}`,
     LOG_LEVEL: 'silent',
     ORDER_CREATE_WAIT: '10s',
+    // Under a loaded machine compensations can be slow; tests of the 202 after CANCEL_WAIT set it short themselves.
+    CANCEL_WAIT: '30s',
     OUTBOX_POLL_INTERVAL: '50ms',
     RATE_LIMIT_PER_MINUTE: '100000',
     ...options.config,

@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { ApiError, ErrorCode } from '../errors.js';
@@ -24,8 +24,9 @@ import { CancellationReason, SETTLED_STAGES } from '../../domain/order.js';
 
 const MAX_PREFER_WAIT_S = 30;
 
-function context(req: Request): RequestContext & { updateId: string } {
+function context(req: Request): RequestContext & { updateId: string; operationId: string } {
   return {
+    operationId: req.operationId!,
     principal: req.principal!,
     requestId: req.res!.locals.requestId as string,
     ...(req.res!.locals.traceparent ? { traceparent: req.res!.locals.traceparent as string } : {}),
@@ -39,8 +40,25 @@ function preferredWaitMs(req: Request): number | undefined {
   return match ? Math.min(Number(match[1]), MAX_PREFER_WAIT_S) * 1_000 : undefined;
 }
 
+/** The order after a change, or 202 + Location while the change (or the order itself) is still being persisted. */
+function sendOrder(res: Response, orderId: string, order: Order | undefined) {
+  const location = `/v1/orders/${orderId}`;
+  if (order) res.json(order);
+  else res.status(202).location(location).json({ orderId, status: 'accepted', location });
+}
+
 export function orderRoutes(routes: RouteEnv, orders: OrderService, db: Db): void {
-  const notFound = { description: 'No such order (or not yours)', schema: Problem };
+  const notFound = {
+    description: 'No such order (or not yours); an order whose workflow runs but is not persisted yet is found',
+    schema: Problem,
+  };
+  const stillRunning = {
+    description:
+      'Accepted: the compensations (release, void or refund) are still running after CANCEL_WAIT, or the ' +
+      'order is already cancelling or not persisted yet; poll Location',
+    schema: Accepted,
+    headers: { Location: 'The order URL' },
+  };
 
   defineRoute(
     routes,
@@ -53,7 +71,9 @@ export function orderRoutes(routes: RouteEnv, orders: OrderService, db: Db): voi
       description:
         'Waits up to ORDER_CREATE_WAIT for the workflow to persist the order: 201 with the order, else 202 with Location. ' +
         'Prices come from the catalog: unknown products, a `price` differing from the catalog, a product in another ' +
-        'currency, no items or more than 50 lines are 422 with field-level errors. Customers order only for themselves (403).',
+        'currency, no items, more than 50 lines or a total above 100,000,000 minor units are 422 with field-level errors. ' +
+        'Customers order only for themselves (403). The order id is derived from the caller and the Idempotency-Key: ' +
+        'every retry with the key returns the same order, even after the stored answer expired.',
       roles: ['customer', 'operator'],
       body: OrderCreate,
       headers: z.object({
@@ -151,6 +171,7 @@ export function orderRoutes(routes: RouteEnv, orders: OrderService, db: Db): voi
       idempotent: true,
       responses: {
         200: { description: 'The cancelled order', schema: Order },
+        202: stillRunning,
         404: notFound,
         409: {
           description: 'The status is driven by the saga, or the order can no longer be cancelled',
@@ -160,14 +181,18 @@ export function orderRoutes(routes: RouteEnv, orders: OrderService, db: Db): voi
     },
     async ({ params, body }, req, res) => {
       // Existence (and ownership) first, so a foreign or missing order is 404 whatever the body says.
-      await orders.getOrder(params.orderId, req.principal!);
+      await orders.findOrder(params.orderId, req.principal!);
       if (body.status !== 'cancelled') {
         throw ApiError.conflict(
           ErrorCode.CONFLICT,
           `status ${body.status} is set by the order saga; clients may only set cancelled`
         );
       }
-      res.json(await orders.cancel(params.orderId, CancellationReason.CUSTOMER_REQUESTED, context(req)));
+      sendOrder(
+        res,
+        params.orderId,
+        await orders.cancel(params.orderId, CancellationReason.CUSTOMER_REQUESTED, context(req))
+      );
     }
   );
 
@@ -185,12 +210,17 @@ export function orderRoutes(routes: RouteEnv, orders: OrderService, db: Db): voi
       idempotent: true,
       responses: {
         200: { description: 'The amended order', schema: Order },
+        202: {
+          description: 'Amended, but the order is not persisted yet (its POST answered 202); poll Location',
+          schema: Accepted,
+          headers: { Location: 'The order URL' },
+        },
         404: notFound,
         409: { description: 'Too late to amend, or stock or payment refused the change', schema: Problem },
       },
     },
     async ({ params, body }, req, res) => {
-      res.json(await orders.amend(params.orderId, body, context(req)));
+      sendOrder(res, params.orderId, await orders.amend(params.orderId, body, context(req)));
     }
   );
 
@@ -201,6 +231,10 @@ export function orderRoutes(routes: RouteEnv, orders: OrderService, db: Db): voi
       path: '/orders/:orderId/cancel',
       operationId: 'CancelOrder',
       summary: 'Cancel an order before dispatch: stock is released and the payment voided or refunded',
+      description:
+        'Waits up to CANCEL_WAIT (default 10s) for the compensations: 200 with the cancelled order, else 202 + Location ' +
+        'while they run (also for an order already cancelling, or one not persisted yet). A retry with the same ' +
+        'Idempotency-Key never cancels twice.',
       tags: ['orders'],
       roles: ['customer', 'operator'],
       params: OrderIdParams,
@@ -208,12 +242,13 @@ export function orderRoutes(routes: RouteEnv, orders: OrderService, db: Db): voi
       idempotent: true,
       responses: {
         200: { description: 'The cancelled order', schema: Order },
+        202: stillRunning,
         404: notFound,
         409: { description: 'Already dispatched: start a return instead', schema: Problem },
       },
     },
     async ({ params, body }, req, res) => {
-      res.json(await orders.cancel(params.orderId, body.reason, context(req)));
+      sendOrder(res, params.orderId, await orders.cancel(params.orderId, body.reason, context(req)));
     }
   );
 
