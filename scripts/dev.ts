@@ -4,6 +4,7 @@ import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/logger.js';
 import { describeFailure } from '../src/process.js';
 import { DATA_DIR, devJwtSecret } from './lib/dev-secret.js';
+import { shutdownOnSignals } from './lib/supervision.js';
 import { startTemporalDevServer } from './lib/temporal-server.js';
 import { provision } from './provision.js';
 
@@ -11,17 +12,7 @@ import { provision } from './provision.js';
  * The whole system for a person at a keyboard: the Temporal dev server with its Web UI (workflows kept in
  * .data/temporal.db), migrations, a seeded catalog, the worker, the outbox relay and the API. Ctrl-C stops it all.
  */
-/** Stops what has started so far, newest first: Ctrl-C during start-up leaves nothing behind either. */
-const stops: (() => Promise<unknown>)[] = [];
-let stopping = false;
-async function shutdown(code: number) {
-  if (stopping) process.exit(130);
-  stopping = true;
-  for (const stop of stops.reverse()) await stop().catch(() => undefined);
-  process.exit(code);
-}
-process.on('SIGINT', () => void shutdown(0));
-process.on('SIGTERM', () => void shutdown(0));
+const { defer, shutdown } = shutdownOnSignals();
 
 async function main() {
   const config = loadConfig({ ...process.env, JWT_SECRET: devJwtSecret() });
@@ -40,7 +31,7 @@ async function main() {
     dbFile: join(DATA_DIR, 'temporal.db'),
     logFile: join(DATA_DIR, 'temporal.log'),
   });
-  stops.push(() => temporal.stop());
+  defer(() => temporal.stop());
 
   // Loaded only now: they need the Prisma client that provisioning generated.
   const { openResources } = await import('../src/runtime.js');
@@ -54,10 +45,10 @@ async function main() {
   const { seedCatalog } = await import('./lib/seed.js');
 
   const resources = await openResources(config, 'orders-dev');
-  stops.push(() => resources.close());
+  defer(() => resources.close());
   const seeded = await seedCatalog(resources.db, resources.outbox);
   const workerConnection = await connectWorker(config.TEMPORAL_ADDRESS);
-  stops.push(() => workerConnection.close());
+  defer(() => workerConnection.close());
   const worker = await createOrderWorker({
     connection: workerConnection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -67,7 +58,7 @@ async function main() {
     gateway: createSimulatedGateway(resources.db),
   });
   const workerRun = worker.run();
-  stops.push(async () => {
+  defer(async () => {
     worker.shutdown();
     await workerRun;
   });
@@ -76,11 +67,11 @@ async function main() {
     retentionMs: config.OUTBOX_RETENTION,
   });
   relay.start();
-  stops.push(() => relay.stop());
+  defer(() => relay.stop());
   const consumers = await startConsumers({ ...resources, config, logger });
-  stops.push(() => consumers.stop());
+  defer(() => consumers.stop());
   const api = await startApiServer({ ...resources, config, logger });
-  stops.push(() => api.close());
+  defer(() => api.close());
 
   const token = await mintToken(config.JWT_SECRET!, 'operator', 'dev-operator');
   process.stdout.write(
