@@ -127,13 +127,23 @@ export function setupTemporalSchema(options: TemporalClusterOptions, binaries: T
   runScript('setup-schema.sh', [], { ...serverEnv(options), SQL_TOOL: binaries.sqlTool, SCHEMA_DIR: schemaDir });
 }
 
+/** The server's arguments with the deploy/ directory at `root` (compose mounts it at /etc/temporal/flowmart). */
+export function temporalServerArgs(root: string, configDir = 'temporal'): string[] {
+  return ['--root', root, '--config', configDir, '--env', 'flowmart', '--allow-no-auth', 'start'];
+}
+
+/** The setup-namespace.sh arguments: src/workflows/search-attributes.ts as `Name=Type`. */
+export function searchAttributeArgs(): string[] {
+  return ORDER_SEARCH_ATTRIBUTES.map((key) => `${key.name}=${SEARCH_ATTRIBUTE_TYPE_NAMES[key.type]}`);
+}
+
 /** The server process (all four services in one), not yet started. */
 export function temporalServerProcess(options: TemporalClusterOptions, binaries: TemporalBinaries): ManagedProcess {
   const address = `127.0.0.1:${options.ports.frontend}`;
   return managedProcess({
     name: 'temporal-server',
     command: binaries.server,
-    args: ['--root', DEPLOY, '--config', 'temporal', '--env', 'flowmart', '--allow-no-auth', 'start'],
+    args: temporalServerArgs(DEPLOY),
     cwd: ROOT,
     env: serverEnv(options),
     logFile: options.logFile,
@@ -147,8 +157,7 @@ export function temporalServerProcess(options: TemporalClusterOptions, binaries:
  * until the frontend accepts a visibility query on them: from then on workflows can be started with them.
  */
 export async function setupNamespace(options: TemporalClusterOptions, binaries: TemporalBinaries): Promise<void> {
-  const attributes = ORDER_SEARCH_ATTRIBUTES.map((key) => `${key.name}=${SEARCH_ATTRIBUTE_TYPE_NAMES[key.type]}`);
-  runScript('setup-namespace.sh', attributes, { ...serverEnv(options), TEMPORAL_CLI: binaries.cli });
+  runScript('setup-namespace.sh', searchAttributeArgs(), { ...serverEnv(options), TEMPORAL_CLI: binaries.cli });
   const connection = await Connection.connect({ address: `127.0.0.1:${options.ports.frontend}` });
   const query = ORDER_SEARCH_ATTRIBUTES.map((key) => `${key.name} IS NULL`).join(' AND ');
   try {
