@@ -65,7 +65,8 @@ function appProcess(
     env,
     logFile: join(logDir, `${name}.log`),
     ready,
-    readyTimeoutMs: 120_000,
+    // Generous: each worker bundles the workflow code at start, and a busy CI machine starts seven at once.
+    readyTimeoutMs: 300_000,
   });
 }
 

@@ -54,9 +54,17 @@ export interface ManagedProcess {
   onUnexpectedExit(listener: (code: number | null, signal: NodeJS.Signals | null) => void): void;
 }
 
+const START_ATTEMPTS = 5;
+
 export class ProcessStartError extends Error {
   readonly code = 'PROCESS_START_FAILED';
-  constructor(name: string, detail: string, logFile: string) {
+  constructor(
+    name: string,
+    detail: string,
+    logFile: string,
+    /** It exited (rather than hanging): worth another try. */
+    readonly exited = false
+  ) {
     super(`${name} ${detail}; see ${logFile}`);
     this.name = 'ProcessStartError';
   }
@@ -95,7 +103,8 @@ export function managedProcess(spec: ProcessSpec): ManagedProcess {
         throw new ProcessStartError(
           spec.name,
           `exited during start-up (${started.exitCode ?? started.signalCode})`,
-          spec.logFile
+          spec.logFile,
+          true
         );
       }
       if (Date.now() > deadline) {
@@ -115,21 +124,33 @@ export function managedProcess(spec: ProcessSpec): ManagedProcess {
       return isRunning();
     },
     async start() {
-      if (isRunning()) return;
-      log ??= createWriteStream(spec.logFile, { flags: 'a' });
-      expectingExit = false;
-      const started = spawn(spec.command, spec.args, {
-        cwd: spec.cwd,
-        env: spec.env ?? process.env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      child = started;
-      started.stdout?.pipe(log, { end: false });
-      started.stderr?.pipe(log, { end: false });
-      started.on('exit', (code, signal) => {
-        if (!expectingExit && child === started) for (const listener of listeners) listener(code, signal);
-      });
-      await waitReady(started);
+      // Like a restart policy: a process that exits during start-up (a dependency not answering yet) is tried again.
+      for (let attempt = 1; ; attempt += 1) {
+        if (isRunning()) return;
+        log ??= createWriteStream(spec.logFile, { flags: 'a' });
+        expectingExit = false;
+        const started = spawn(spec.command, spec.args, {
+          cwd: spec.cwd,
+          env: spec.env ?? process.env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        child = started;
+        started.stdout?.pipe(log, { end: false });
+        started.stderr?.pipe(log, { end: false });
+        let up = false;
+        // Only an exit after start-up is unexpected: during start-up the loop here deals with it.
+        started.on('exit', (code, signal) => {
+          if (up && !expectingExit && child === started) for (const listener of listeners) listener(code, signal);
+        });
+        try {
+          await waitReady(started);
+          up = true;
+          return;
+        } catch (error) {
+          if (!(error instanceof ProcessStartError) || !error.exited || attempt >= START_ATTEMPTS) throw error;
+          await sleep(2_000);
+        }
+      }
     },
     async kill(signal) {
       const current = child;

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import pg from 'pg';
@@ -8,7 +9,7 @@ import type { GoTool } from './go-tool.js';
 import { findGoTool, goModuleDir } from './go-tool.js';
 import type { ManagedProcess } from './supervision.js';
 import { managedProcess } from './supervision.js';
-import { freePort, SEARCH_ATTRIBUTE_TYPE_NAMES, temporalAnswers } from './temporal-server.js';
+import { SEARCH_ATTRIBUTE_TYPE_NAMES, temporalAnswers } from './temporal-server.js';
 
 /**
  * A production Temporal server (not the dev server): the server binary on PostgreSQL with advanced visibility on
@@ -61,11 +62,31 @@ export function conventionalPorts(frontend: number): TemporalPorts {
   };
 }
 
-/** Free loopback ports for everything, for runs beside other tests. */
+/**
+ * Free loopback ports for everything, for runs beside other tests. Below 32768: the membership table stores
+ * ports as smallint, so the kernel's ephemeral range (which freePort draws from) is out.
+ */
 export async function freeTemporalPorts(): Promise<TemporalPorts> {
   const ports: Partial<TemporalPorts> = {};
-  for (const key of Object.keys(conventionalPorts(0)) as (keyof TemporalPorts)[]) ports[key] = await freePort();
+  const taken = new Set<number>();
+  for (const key of Object.keys(conventionalPorts(0)) as (keyof TemporalPorts)[]) {
+    for (;;) {
+      const candidate = 20_000 + Math.floor(Math.random() * 12_000);
+      if (taken.has(candidate) || !(await portIsFree(candidate))) continue;
+      taken.add(candidate);
+      ports[key] = candidate;
+      break;
+    }
+  }
   return ports as TemporalPorts;
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 export interface TemporalClusterOptions {
