@@ -5,6 +5,7 @@ import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/logger.js';
 import { describeFailure } from '../src/process.js';
 import { DATA_DIR, devJwtSecret, devPayloadKeys } from './lib/dev-secret.js';
+import { shutdownOnSignals } from './lib/supervision.js';
 import { startTemporalDevServer } from './lib/temporal-server.js';
 import { provision } from './provision.js';
 
@@ -12,17 +13,7 @@ import { provision } from './provision.js';
  * The whole system for a person at a keyboard: the Temporal dev server with its Web UI (workflows kept in
  * .data/temporal.db), migrations, a seeded catalog, the worker, the outbox relay and the API. Ctrl-C stops it all.
  */
-/** Stops what has started so far, newest first: Ctrl-C during start-up leaves nothing behind either. */
-const stops: (() => Promise<unknown>)[] = [];
-let stopping = false;
-async function shutdown(code: number) {
-  if (stopping) process.exit(130);
-  stopping = true;
-  for (const stop of stops.reverse()) await stop().catch(() => undefined);
-  process.exit(code);
-}
-process.on('SIGINT', () => void shutdown(0));
-process.on('SIGTERM', () => void shutdown(0));
+const { defer, shutdown } = shutdownOnSignals();
 
 async function main() {
   const config = loadConfig({
@@ -45,7 +36,7 @@ async function main() {
     dbFile: join(DATA_DIR, 'temporal.db'),
     logFile: join(DATA_DIR, 'temporal.log'),
   });
-  stops.push(() => temporal.stop());
+  defer(() => temporal.stop());
 
   // Loaded only now: they need the Prisma client that provisioning generated.
   const { openResources } = await import('../src/runtime.js');
@@ -62,7 +53,7 @@ async function main() {
   const { serveMetrics } = await import('../src/metrics/process.js');
 
   const resources = await openResources(config, 'orders-dev');
-  stops.push(() => resources.close());
+  defer(() => resources.close());
   const seeded = await seedCatalog(resources.db, resources.outbox);
   // Ctrl-C stops everything in order (see `shutdown`): the SDK must not start draining the worker on its own.
   Runtime.install({ shutdownSignals: [] });
@@ -70,9 +61,9 @@ async function main() {
   const metrics = createMetrics();
   registerStateGauges(metrics, resources.db);
   const metricsServer = await serveMetrics(config, 'api', metrics, logger);
-  stops.push(() => metricsServer.close());
+  defer(() => metricsServer.close());
   const workerConnection = await connectWorker(config.TEMPORAL_ADDRESS);
-  stops.push(() => workerConnection.close());
+  defer(() => workerConnection.close());
   const worker = await createOrderWorker({
     connection: workerConnection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -84,24 +75,24 @@ async function main() {
     metrics,
   });
   const workerRun = worker.run();
-  stops.push(async () => {
+  defer(async () => {
     worker.shutdown();
     await workerRun;
   });
   // The worker process runs the sweeper in production; here the dev process is the worker.
   const sweeper = startReservationSweeper(resources.db, config.RESERVATION_SWEEP_INTERVAL, logger);
-  stops.push(() => sweeper.stop());
+  defer(() => sweeper.stop());
   const relay = createRelay(resources.db, resources.js, logger, {
     pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
     retentionMs: config.OUTBOX_RETENTION,
     onPublish: (outcome, type) => metrics.outboxPublished.inc({ type, outcome }),
   });
   relay.start();
-  stops.push(() => relay.stop());
+  defer(() => relay.stop());
   const consumers = await startConsumers({ ...resources, config, logger, metrics });
-  stops.push(() => consumers.stop());
+  defer(() => consumers.stop());
   const api = await startApiServer({ ...resources, config, logger, metrics: metrics.registry });
-  stops.push(() => api.close());
+  defer(() => api.close());
 
   const token = await mintToken(config.JWT_SECRET!, 'operator', 'dev-operator');
   process.stdout.write(

@@ -5,8 +5,8 @@ import { generatePrismaClient, ROOT } from './lib/database.js';
 import { findTemporalCli } from './lib/temporal-cli.js';
 
 /**
- * The whole test suite: static checks (types, lint) and every vitest file against real Temporal, Postgres and
- * NATS. Ends with the line `N passed, N failed` and exits non-zero if anything failed.
+ * The whole test suite: static checks (types, lint), every vitest file against real Temporal, Postgres and
+ * NATS, and the failover test against the production topology. Ends with the line `N passed, N failed` and exits non-zero if anything failed.
  */
 const checks: { name: string; ok: boolean }[] = [];
 const bin = (name: string) => join(ROOT, 'node_modules', '.bin', name);
@@ -36,6 +36,9 @@ const vitest = spawnSync(
     stdio: 'inherit',
   }
 );
+
+// The production topology under faults (README "Running at scale"): its own databases, streams and free ports.
+check('failover', bin('tsx'), [join(ROOT, 'scripts', 'failover.ts')]);
 
 let passed = checks.filter((c) => c.ok).length;
 let failed = checks.filter((c) => !c.ok).length;

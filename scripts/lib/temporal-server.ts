@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { Connection } from '@temporalio/client';
 import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes.js';
+import { managedProcess } from './supervision.js';
 
 export interface DevServerOptions {
   cli: string;
@@ -35,7 +34,7 @@ export async function freePort(): Promise<number> {
 export async function startTemporalDevServer(options: DevServerOptions): Promise<DevServer> {
   const attributes = ORDER_SEARCH_ATTRIBUTES.flatMap((key) => [
     '--search-attribute',
-    `${key.name}=${{ KEYWORD: 'Keyword', INT: 'Int', BOOL: 'Bool' }[key.type]}`,
+    `${key.name}=${SEARCH_ATTRIBUTE_TYPE_NAMES[key.type]}`,
   ]);
   const args = [
     'server',
@@ -50,39 +49,28 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     'warn',
     ...attributes,
   ];
-  const log = createWriteStream(options.logFile, { flags: 'a' });
-  const child = spawn(options.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
-  const exited = once(child, 'exit');
   const address = `127.0.0.1:${options.port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null)
-      throw new Error(`temporal server start-dev exited (${child.exitCode}); see ${options.logFile}`);
-    try {
-      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
-      await connection.workflowService.getSystemInfo({});
-      await connection.close();
-      break;
-    } catch (error) {
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`Temporal dev server did not start within 60 s: ${String(error)}; see ${options.logFile}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-  return {
-    address,
-    async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      log.end();
-    },
-  };
+  const server = managedProcess({
+    name: 'temporal server start-dev',
+    command: options.cli,
+    args,
+    logFile: options.logFile,
+    ready: () => temporalAnswers(address),
+  });
+  await server.start();
+  return { address, stop: () => server.stop() };
 }
+
+/** Whether a Temporal frontend answers at `address`. */
+export async function temporalAnswers(address: string): Promise<boolean> {
+  const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+  try {
+    await connection.workflowService.getSystemInfo({});
+    return true;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** The CLI's and the operator API's names of a search attribute type. */
+export const SEARCH_ATTRIBUTE_TYPE_NAMES = { KEYWORD: 'Keyword', INT: 'Int', BOOL: 'Bool' } as const;

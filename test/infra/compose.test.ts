@@ -14,6 +14,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  searchAttributeArgs,
+  TEMPORAL_SERVER,
+  TEMPORAL_UI_SERVER,
+  temporalServerArgs,
+} from '../../scripts/lib/temporal-cluster.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
@@ -30,7 +36,8 @@ const APP_ENV_NAMES = [
   'TEMPORAL_TASK_QUEUE',
   'EVENTS_ENV',
 ] as const;
-const SEARCH_ATTRIBUTES = ['OrderStatus', 'OrderStage', 'CustomerId', 'OrderTotal', 'NeedsAttention'];
+/** Where compose mounts deploy/temporal, the directory `npm run cluster` uses in place. */
+const TEMPORAL_DEPLOY_MOUNT = '/etc/temporal/flowmart';
 
 interface ComposeParser {
   label: string;
@@ -181,9 +188,22 @@ function replicas(service: Json): number {
   return 1;
 }
 
-function commandText(service: Json): string {
-  const command = service['command'];
+function commandText(service: Json, key = 'command'): string {
+  const command = service[key];
   return Array.isArray(command) ? command.map(text).join(' ') : text(command);
+}
+
+/** Bind mounts as `source -> target`, from the short ("src:dst:ro") or the long syntax. */
+function mounts(service: Json): string[] {
+  const volumes = Array.isArray(service['volumes']) ? (service['volumes'] as unknown[]) : [];
+  return volumes.map((volume) => {
+    if (typeof volume === 'string') {
+      const [source, target] = volume.split(':');
+      return `${source} -> ${target}`;
+    }
+    const long = asRecord(volume);
+    return `${text(long['source'])} -> ${text(long['target'])}`;
+  });
 }
 
 describe.skipIf(!parser)(`docker-compose.yml through ${parser?.label ?? 'no parser'}`, () => {
@@ -213,7 +233,15 @@ describe.skipIf(!parser)(`docker-compose.yml through ${parser?.label ?? 'no pars
   });
 
   it('defines the whole system', () => {
-    for (const name of ['postgres', 'nats', 'temporal', 'temporal-admin-tools', 'temporal-ui', ...APP_SERVICES]) {
+    for (const name of [
+      'postgres',
+      'nats',
+      'temporal-schema',
+      'temporal',
+      'temporal-admin-tools',
+      'temporal-ui',
+      ...APP_SERVICES,
+    ]) {
       expect(services, `service ${name}`).toHaveProperty([name]);
     }
   });
@@ -250,7 +278,8 @@ describe.skipIf(!parser)(`docker-compose.yml through ${parser?.label ?? 'no pars
       nats: 'service_healthy',
     });
     expect(dependsOn(service('migrate'))).toMatchObject({ postgres: 'service_healthy' });
-    expect(dependsOn(service('temporal'))).toMatchObject({ postgres: 'service_healthy' });
+    expect(dependsOn(service('temporal-schema'))).toMatchObject({ postgres: 'service_healthy' });
+    expect(dependsOn(service('temporal'))).toMatchObject({ 'temporal-schema': 'service_completed_successfully' });
   });
 
   it('gives every app service the shared settings, with JWT_SECRET interpolated', () => {
@@ -295,12 +324,46 @@ describe.skipIf(!parser)(`docker-compose.yml through ${parser?.label ?? 'no pars
     expect(environment(service('postgres'))).toMatchObject({ POSTGRES_DB: 'orders' });
     expect(commandText(service('nats'))).toMatch(/-js -sd \/data -m 8222/);
     expect(JSON.stringify(asRecord(service('nats')['healthcheck'])['test'])).toContain('8222/healthz');
-    expect(environment(service('temporal'))).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });
     expect(published(service('temporal'))).toContainEqual({ host: 7233, target: 7233 });
-    const setup = commandText(service('temporal-admin-tools'));
-    expect(setup).toContain('temporal operator search-attribute create');
-    for (const name of SEARCH_ATTRIBUTES) expect(setup).toContain(`--name ${name}`);
     expect(Object.keys(asRecord(model['volumes']))).toEqual(expect.arrayContaining(['postgres-data', 'nats-data']));
+  });
+
+  it('runs the Temporal server version, schema setup and settings that `npm run cluster` runs', () => {
+    const version = TEMPORAL_SERVER.version.replace(/^v/, '');
+    expect(text(service('temporal')['image'])).toBe(`temporalio/server:${version}`);
+    for (const oneShot of ['temporal-schema', 'temporal-admin-tools']) {
+      expect(text(service(oneShot)['image'])).toMatch(new RegExp(`^temporalio/admin-tools:${version}-`));
+    }
+    expect(text(service('temporal-ui')['image'])).toBe(`temporalio/ui:${TEMPORAL_UI_SERVER.version.replace(/^v/, '')}`);
+    // The same files: deploy/temporal mounted where the commands read it.
+    for (const name of ['temporal-schema', 'temporal', 'temporal-admin-tools']) {
+      expect(mounts(service(name)), name).toContain(`${join(ROOT, 'deploy', 'temporal')} -> ${TEMPORAL_DEPLOY_MOUNT}`);
+    }
+    // The same schema setup: the sql tool over the server version's postgresql/v12 schema, via setup-schema.sh.
+    expect(commandText(service('temporal-schema'), 'entrypoint')).toBe(`sh ${TEMPORAL_DEPLOY_MOUNT}/setup-schema.sh`);
+    expect(environment(service('temporal-schema'))).toMatchObject({
+      SQL_TOOL: 'temporal-sql-tool',
+      SCHEMA_DIR: '/etc/temporal/schema/postgresql/v12',
+      TEMPORAL_DB_HOST: 'postgres',
+      TEMPORAL_DB: 'temporal',
+      TEMPORAL_VISIBILITY_DB: 'temporal_visibility',
+    });
+    // The same config template and dynamic config, with the arguments the local server gets.
+    expect(commandText(service('temporal'))).toContain(
+      `exec temporal-server ${temporalServerArgs('/etc/temporal', 'flowmart').join(' ')}`
+    );
+    expect(environment(service('temporal'))).toMatchObject({
+      TEMPORAL_DB_HOST: 'postgres',
+      TEMPORAL_DB: 'temporal',
+      TEMPORAL_VISIBILITY_DB: 'temporal_visibility',
+      TEMPORAL_BIND_IP: '0.0.0.0',
+      TEMPORAL_DYNAMIC_CONFIG: `${TEMPORAL_DEPLOY_MOUNT}/dynamicconfig.yaml`,
+    });
+    // The same namespace setup: setup-namespace.sh with src/workflows/search-attributes.ts, attribute for attribute.
+    expect(commandText(service('temporal-admin-tools'), 'entrypoint')).toBe(
+      `sh ${TEMPORAL_DEPLOY_MOUNT}/setup-namespace.sh`
+    );
+    expect(commandText(service('temporal-admin-tools'))).toBe(searchAttributeArgs().join(' '));
   });
 
   it('refuses to render without JWT_SECRET (the :? guard), naming the variable', () => {
