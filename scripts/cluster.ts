@@ -30,7 +30,7 @@ async function main() {
     // From the API's metrics port up: api-1 9464 ... (the README lists them).
     metricsPort: (() => {
       let next = config.METRICS_PORT ?? 9464;
-      return async () => next++;
+      return () => Promise.resolve(next++);
     })(),
     uiPort: frontend + 1000,
     logDir,
