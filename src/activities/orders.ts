@@ -18,10 +18,16 @@ export function createOrderActivities(db: Db, outbox: OutboxWriter, step: Fenced
     async priceLines(items: LineRequest[], currency?: string): Promise<OrderLine[]> {
       const { lines, problems } = await priceLines(db, items, currency);
       const problem = problems[0];
+      if (problem?.kind === 'unknown-product') {
+        // The workflow records this message in rejectedRequests: the same words as holdStock's for a missing product.
+        const { productId } = items[problem.index]!;
+        throw ApplicationFailure.nonRetryable(`product ${productId} does not exist`, ActivityErrorType.UnknownProduct);
+      }
       if (problem) {
-        const type =
-          problem.kind === 'unknown-product' ? ActivityErrorType.UnknownProduct : ActivityErrorType.CurrencyMismatch;
-        throw ApplicationFailure.nonRetryable(`items.${problem.index}: ${problem.message}`, type);
+        throw ApplicationFailure.nonRetryable(
+          `items.${problem.index}: ${problem.message}`,
+          ActivityErrorType.CurrencyMismatch
+        );
       }
       return lines;
     },
