@@ -58,8 +58,12 @@ async function main() {
   const { seedCatalog } = await import('./lib/seed.js');
   const { createMetrics, registerStateGauges } = await import('../src/metrics/metrics.js');
   const { serveMetrics } = await import('../src/metrics/process.js');
+  const { openTracing } = await import('../src/tracing/open.js');
 
-  const resources = await openResources(config, 'orders-dev');
+  // OTEL_EXPORTER_OTLP_ENDPOINT=... npm run dev traces every role of this one process (README, Operating it).
+  const tracing = await openTracing(config, 'dev');
+  if (tracing) stops.push(() => tracing.shutdown());
+  const resources = await openResources(config, 'orders-dev', tracing);
   stops.push(() => resources.close());
   const seeded = await seedCatalog(resources.db, resources.outbox);
   // One process plays every role here, so one registry and one endpoint carry all of their metrics.
@@ -78,6 +82,7 @@ async function main() {
     outbox: resources.outbox,
     gateway: createSimulatedGateway(resources.db),
     metrics,
+    ...(tracing ? { tracing } : {}),
   });
   const workerRun = worker.run();
   stops.push(async () => {

@@ -1,3 +1,5 @@
+import { trace } from '@opentelemetry/api';
+import { ORDER_ID_ATTRIBUTE } from '../tracing/spans.js';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
@@ -61,6 +63,7 @@ export class OrderService {
     }
     const lines = await this.priceLines(body.items, body.currency);
     const orderId = randomUUID();
+    trace.getActiveSpan()?.setAttribute(ORDER_ID_ATTRIBUTE, orderId);
     await startOrderWorkflow(this.temporal, this.config, {
       orderId,
       customerId: body.customerId,
