@@ -51,8 +51,12 @@ async function main() {
   const { seedCatalog } = await import('./lib/seed.js');
   const { createMetrics, registerStateGauges } = await import('../src/metrics/metrics.js');
   const { serveMetrics } = await import('../src/metrics/process.js');
+  const { openTracing } = await import('../src/tracing/open.js');
 
-  const resources = await openResources(config, 'orders-dev');
+  // OTEL_EXPORTER_OTLP_ENDPOINT=... npm run dev traces every role of this one process (README, Operating it).
+  const tracing = await openTracing(config, 'dev');
+  if (tracing) defer(() => tracing.shutdown());
+  const resources = await openResources(config, 'orders-dev', tracing);
   defer(() => resources.close());
   const seeded = await seedCatalog(resources.db, resources.outbox);
   // Ctrl-C stops everything in order (see `shutdown`): the SDK must not start draining the worker on its own.
@@ -73,6 +77,7 @@ async function main() {
     outbox: resources.outbox,
     gateway: createSimulatedGateway(resources.db),
     metrics,
+    ...(tracing ? { tracing } : {}),
   });
   const workerRun = worker.run();
   defer(async () => {

@@ -13,6 +13,7 @@ import { createOutboxWriter } from './events/outbox.js';
 import { ensureStreams } from './events/streams.js';
 import { connectClient } from './temporal/connection.js';
 import { dataConverter, payloadCodec } from './temporal/payload-codec.js';
+import type { Tracing } from './tracing/tracing.js';
 
 /** The connections every process needs, opened with one clear error per unreachable service. */
 export interface Resources {
@@ -26,7 +27,8 @@ export interface Resources {
   close(): Promise<void>;
 }
 
-export async function openResources(config: Config, name: string): Promise<Resources> {
+/** With `tracing`, the Temporal client propagates the caller's trace into the workflows it starts and signals. */
+export async function openResources(config: Config, name: string, tracing?: Tracing): Promise<Resources> {
   const codec = payloadCodec(config);
   const db = createDb(config.DATABASE_URL);
   const opened: (() => Promise<unknown>)[] = [() => db.$disconnect()];
@@ -44,6 +46,7 @@ export async function openResources(config: Config, name: string): Promise<Resou
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
       dataConverter: dataConverter(codec),
+      ...(tracing ? { plugins: [tracing.temporal] } : {}),
     });
     return { db, nats, js: jetstream(nats), temporal, codec, outbox: createOutboxWriter(config.EVENTS_ENV), close };
   } catch (error) {

@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -22,6 +23,7 @@ import type { RouteEnv } from './route.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { fulfilmentRoutes } from './routes/fulfilment.js';
 import { orderRoutes } from './routes/orders.js';
+import { currentTraceparent } from '../tracing/spans.js';
 import { z } from 'zod';
 
 export interface ApiDeps {
@@ -186,13 +188,19 @@ export function createApp(deps: ApiDeps) {
   app.use((req, res, next) => {
     const requestId = req.get('x-request-id');
     res.locals.requestId = requestId && /^[\w.-]{1,128}$/.test(requestId) ? requestId : randomUUID();
-    res.locals.traceparent = traceparentFor(req.get('traceparent'));
+    // Traced, the request's server span is the parent of everything the order does; untraced, a context is made up
+    // so that events still carry one.
+    const span = trace.getActiveSpan();
+    res.locals.traceparent = currentTraceparent() ?? traceparentFor(req.get('traceparent'));
     res.set('X-Request-Id', res.locals.requestId as string);
     if (lifecycle.draining) res.set('Connection', 'close');
     const stop = httpDuration.startTimer({ method: req.method });
-    res.on('finish', () =>
-      stop({ route: (req.route as { path?: string } | undefined)?.path ?? 'unmatched', status: res.statusCode })
-    );
+    res.on('finish', () => {
+      const route = (req.route as { path?: string } | undefined)?.path;
+      stop({ route: route ?? 'unmatched', status: res.statusCode });
+      if (route)
+        span?.updateName(`${req.method} ${req.baseUrl}${route}`).setAttribute('http.route', `${req.baseUrl}${route}`);
+    });
     next();
   });
   app.use(helmet({ contentSecurityPolicy: { directives: { 'script-src': ["'self'"] } } }));

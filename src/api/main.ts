@@ -2,11 +2,13 @@ import { createMetrics } from '../metrics/metrics.js';
 import { serveMetrics } from '../metrics/process.js';
 import { runProcess } from '../process.js';
 import { openResources } from '../runtime.js';
+import { openTracing } from '../tracing/open.js';
 import { pruneIdempotencyKeys } from './idempotency.js';
 import { startApiServer } from './server.js';
 
 runProcess('api', async (config, logger) => {
-  const resources = await openResources(config, 'orders-api');
+  const tracing = await openTracing(config, 'api');
+  const resources = await openResources(config, 'orders-api', tracing);
   const metrics = createMetrics();
   const metricsServer = await serveMetrics(config, 'api', metrics, logger);
   const api = await startApiServer({ ...resources, config, logger, metrics: metrics.registry });
@@ -17,5 +19,6 @@ runProcess('api', async (config, logger) => {
     await api.close();
     await metricsServer.close();
     await resources.close();
+    await tracing?.shutdown();
   };
 });

@@ -1,3 +1,5 @@
+import { trace } from '@opentelemetry/api';
+import { ORDER_ID_ATTRIBUTE } from '../tracing/spans.js';
 import type { Client } from '@temporalio/client';
 import { v5 as uuidv5 } from 'uuid';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client';
@@ -91,6 +93,7 @@ export class OrderService {
     }
     const lines = await this.priceLines(body.items, body.currency);
     const orderId = uuidv5(context.operationId, ORDER_ID_NAMESPACE);
+    trace.getActiveSpan()?.setAttribute(ORDER_ID_ATTRIBUTE, orderId);
     await startOrderWorkflow(this.temporal, this.config, {
       orderId,
       customerId: body.customerId,

@@ -61,6 +61,15 @@ const configSchema = z.object({
   CODEC_CORS_ORIGINS: z.string().default('http://localhost:8233'),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   /** Prometheus metrics are served on their own port, on loopback unless this says otherwise. */
+  /**
+   * Tracing (OpenTelemetry, standard variable names): off unless an OTLP endpoint is set or OTEL_TRACES_EXPORTER is
+   * `otlp`; OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none turn it off. Read by tracingEndpoint().
+   */
+  OTEL_SDK_DISABLED: z.enum(['true', 'false']).default('false'),
+  OTEL_TRACES_EXPORTER: z.enum(['otlp', 'none']).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'must be an http(s):// URL' }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/, error: 'must be an http(s):// URL' }).optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   /** Unset: each role takes its own default (see DEFAULT_METRICS_PORTS) so all of them fit on one host. */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
@@ -125,3 +134,14 @@ export const EVENT_CONTEXTS = [
   'subscriptions',
 ] as const;
 export type EventContext = (typeof EVENT_CONTEXTS)[number];
+
+/** Where spans go (OTLP over HTTP), or undefined when tracing is off, which is the default. */
+export function tracingEndpoint(config: Config): string | undefined {
+  if (config.OTEL_SDK_DISABLED === 'true' || config.OTEL_TRACES_EXPORTER === 'none') return undefined;
+  if (config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  // The specification's default collector address, as every OTel SDK uses it.
+  const base =
+    config.OTEL_EXPORTER_OTLP_ENDPOINT ??
+    (config.OTEL_TRACES_EXPORTER === 'otlp' ? 'http://localhost:4318' : undefined);
+  return base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined;
+}

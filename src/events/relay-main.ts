@@ -2,10 +2,12 @@ import { createMetrics, registerStateGauges } from '../metrics/metrics.js';
 import { serveMetrics } from '../metrics/process.js';
 import { runProcess } from '../process.js';
 import { openResources } from '../runtime.js';
+import { openTracing } from '../tracing/open.js';
 import { createRelay } from './relay.js';
 
 runProcess('relay', async (config, logger) => {
-  const resources = await openResources(config, 'orders-relay');
+  const tracing = await openTracing(config, 'relay');
+  const resources = await openResources(config, 'orders-relay', tracing);
   const metrics = createMetrics();
   // The relay watches the outbox anyway: it reports the state gauges (lag, parked, attention, stages).
   registerStateGauges(metrics, resources.db);
@@ -21,5 +23,6 @@ runProcess('relay', async (config, logger) => {
     await relay.stop();
     await metricsServer.close();
     await resources.close();
+    await tracing?.shutdown();
   };
 });

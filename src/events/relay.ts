@@ -2,6 +2,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
+import { currentTraceparent, inEventSpan, ORDER_ID_ATTRIBUTE } from '../tracing/spans.js';
 
 export interface RelayOptions {
   batchSize?: number;
@@ -107,10 +108,31 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
           if (blocked.has(row.aggregate_id)) continue;
           if (Date.now() > deadline) break;
           try {
-            const h = natsHeaders();
-            for (const [name, value] of Object.entries(row.headers ?? {})) h.set(name, value);
-            // A duplicate ack means an earlier attempt got there (within the window): that is success too.
-            await js.publish(row.subject, JSON.stringify(row.envelope), { msgID: row.id, headers: h, timeout: 5_000 });
+            await inEventSpan(
+              `publish ${row.subject}`,
+              'producer',
+              row.headers?.['traceparent'],
+              {
+                'messaging.system': 'nats',
+                'messaging.destination.name': row.subject,
+                'messaging.message.id': row.id,
+                'cloudevents.event_type': row.type,
+                [ORDER_ID_ATTRIBUTE]: row.aggregate_id,
+              },
+              async () => {
+                const h = natsHeaders();
+                for (const [name, value] of Object.entries(row.headers ?? {})) h.set(name, value);
+                // Traced, the consumer continues from this publish; the CloudEvent keeps the order's own context.
+                const traceparent = currentTraceparent();
+                if (traceparent) h.set('traceparent', traceparent);
+                // A duplicate ack means an earlier attempt got there (within the window): that is success too.
+                await js.publish(row.subject, JSON.stringify(row.envelope), {
+                  msgID: row.id,
+                  headers: h,
+                  timeout: 5_000,
+                });
+              }
+            );
             published.push(row.seq);
             options.onPublish?.('published', row.type);
           } catch (error) {

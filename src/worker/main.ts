@@ -6,6 +6,7 @@ import { createMetrics } from '../metrics/metrics.js';
 import { serveMetrics } from '../metrics/process.js';
 import { runProcess } from '../process.js';
 import { openResources } from '../runtime.js';
+import { openTracing } from '../tracing/open.js';
 import { connectWorker } from '../temporal/connection.js';
 import { createOrderWorker } from './worker.js';
 
@@ -20,7 +21,8 @@ runProcess('worker', async (config, logger) => {
       metrics: { prometheus: { bindAddress: `${config.METRICS_HOST}:${config.TEMPORAL_METRICS_PORT}` } },
     },
   });
-  const resources = await openResources(config, 'orders-worker');
+  const tracing = await openTracing(config, 'worker');
+  const resources = await openResources(config, 'orders-worker', tracing);
   const metrics = createMetrics();
   const metricsServer = await serveMetrics(config, 'worker', metrics, logger);
   const connection = await connectWorker(config.TEMPORAL_ADDRESS);
@@ -33,6 +35,7 @@ runProcess('worker', async (config, logger) => {
     outbox: resources.outbox,
     gateway: createSimulatedGateway(resources.db),
     metrics,
+    ...(tracing ? { tracing } : {}),
   });
   const sweeper = startReservationSweeper(resources.db, config.RESERVATION_SWEEP_INTERVAL, logger);
   const running = worker.run();
@@ -46,5 +49,6 @@ runProcess('worker', async (config, logger) => {
     await connection.close();
     await metricsServer.close();
     await resources.close();
+    await tracing?.shutdown();
   };
 });

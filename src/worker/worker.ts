@@ -7,6 +7,7 @@ import { createActivities } from '../activities/index.js';
 import { dataConverter } from '../temporal/payload-codec.js';
 import { activityMetrics } from '../metrics/activities.js';
 import type { ServiceMetrics } from '../metrics/metrics.js';
+import type { Tracing } from '../tracing/tracing.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
 
@@ -20,11 +21,13 @@ export interface OrderWorkerOptions extends ActivityDeps {
   overrides?: Partial<WorkerOptions>;
   /** Counts activity and compensation failures and observes confirmation latency. */
   metrics?: ServiceMetrics;
+  /** Spans for every workflow and activity task (the workflow's interceptors are bundled with it). */
+  tracing?: Tracing;
 }
 
 /** The Temporal worker: OrderWorkflow plus every activity, on the `orders` task queue. */
 export async function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> {
-  const { connection, namespace, taskQueue, codec, overrides, metrics, ...deps } = options;
+  const { connection, namespace, taskQueue, codec, overrides, metrics, tracing, ...deps } = options;
   return Worker.create({
     connection,
     namespace,
@@ -35,6 +38,7 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
     ...(metrics ? { interceptors: { activity: [activityMetrics(metrics, deps.db)] } } : {}),
     // On shutdown running activities may finish (a step is one short transaction) before they are cancelled.
     shutdownGraceTime: '30s',
+    ...(tracing ? { plugins: [tracing.temporal] } : {}),
     ...overrides,
   });
 }

@@ -13,6 +13,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Histogram } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   searchAttributeArgs,
@@ -20,6 +21,7 @@ import {
   TEMPORAL_UI_SERVER,
   temporalServerArgs,
 } from '../../scripts/lib/temporal-cluster.js';
+import { createMetrics, registerStateGauges } from '../../src/metrics/metrics.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
@@ -366,6 +368,28 @@ describe.skipIf(!parser)(`docker-compose.yml through ${parser?.label ?? 'no pars
     expect(commandText(service('temporal-admin-tools'))).toBe(searchAttributeArgs().join(' '));
   });
 
+  it('runs Prometheus and Grafana with the configuration, rules and dashboard from monitoring/', () => {
+    const mounts = (name: string) => JSON.stringify(service(name)['volumes']);
+    expect(text(service('prometheus')['image'])).toMatch(/^prom\/prometheus:/);
+    expect(mounts('prometheus')).toContain('monitoring/prometheus/prometheus.yml');
+    expect(mounts('prometheus')).toContain('monitoring/prometheus/alerts.yml');
+    expect(published(service('prometheus'))).toContainEqual({ host: 9090, target: 9090 });
+    expect(text(service('grafana')['image'])).toMatch(/^grafana\/grafana:/);
+    expect(mounts('grafana')).toContain('monitoring/grafana/provisioning');
+    expect(mounts('grafana')).toContain('monitoring/grafana/dashboards');
+    expect(dependsOn(service('grafana'))).toHaveProperty('prometheus');
+    expect(Object.keys(asRecord(model['volumes']))).toEqual(
+      expect.arrayContaining(['prometheus-data', 'grafana-data'])
+    );
+  });
+
+  it('lets Prometheus reach every app process: metrics listen on all interfaces, on the scraped ports', async () => {
+    for (const name of ['api', 'worker', 'relay'])
+      expect(environment(service(name))['METRICS_HOST'], name).toBe('0.0.0.0');
+    const targets = JSON.stringify(await scrapeConfigs());
+    for (const target of ['api:9464', '"worker"', '9465', '9467', '"relay"', '9466']) expect(targets).toContain(target);
+  });
+
   it('refuses to render without JWT_SECRET (the :? guard), naming the variable', () => {
     const result = runConfig(composeEnv({ PAYLOAD_ENCRYPTION_KEYS }));
     expect(result.status).not.toBe(0);
@@ -379,6 +403,119 @@ describe.skipIf(!parser)(`docker-compose.yml through ${parser?.label ?? 'no pars
     expect(result.stderr).toMatch(/set PAYLOAD_ENCRYPTION_KEYS/);
   });
 });
+
+async function readYaml(path: string): Promise<Json> {
+  const { parse } = await import('yaml');
+  return asRecord(parse(readFileSync(join(ROOT, path), 'utf8')));
+}
+
+async function scrapeConfigs(): Promise<unknown[]> {
+  const prometheus = await readYaml('monitoring/prometheus/prometheus.yml');
+  return Array.isArray(prometheus['scrape_configs']) ? (prometheus['scrape_configs'] as unknown[]) : [];
+}
+
+describe('monitoring/ (Prometheus rules, Grafana dashboard)', () => {
+  it('the scrape configuration loads the alert rules', async () => {
+    const prometheus = await readYaml('monitoring/prometheus/prometheus.yml');
+    expect(prometheus['rule_files']).toEqual(['/etc/prometheus/alerts.yml']);
+    expect((await scrapeConfigs()).map((job) => asRecord(job)['job_name'])).toEqual(
+      expect.arrayContaining(['api', 'worker', 'temporal-worker', 'relay'])
+    );
+  });
+
+  it('has an alert for outbox lag, parked messages, NeedsAttention and failing compensation, each on a real metric', async () => {
+    const rules = await readYaml('monitoring/prometheus/alerts.yml');
+    const groups = Array.isArray(rules['groups']) ? (rules['groups'] as unknown[]).map(asRecord) : [];
+    const alerts = groups.flatMap((group) => (Array.isArray(group['rules']) ? group['rules'] : []).map(asRecord));
+    const byMetric = new Map<string, string>();
+    const known = definedMetrics();
+    for (const alert of alerts) {
+      expect(text(alert['alert']), JSON.stringify(alert)).toMatch(/^[A-Z]\w+$/);
+      expect(text(asRecord(alert['labels'])['severity']), text(alert['alert'])).toMatch(/^(page|ticket)$/);
+      for (const metric of metricNames(text(alert['expr']))) {
+        expect(known, `${text(alert['alert'])} names ${metric}`).toContain(metric);
+        byMetric.set(metric, text(alert['alert']));
+      }
+    }
+    for (const metric of [
+      'flowmart_outbox_lag_seconds',
+      'flowmart_parked_messages',
+      'flowmart_orders_needing_attention',
+      'flowmart_compensation_failures_total',
+    ]) {
+      expect(byMetric.has(metric), `an alert on ${metric}`).toBe(true);
+    }
+  });
+
+  it('the provisioned dashboard is JSON whose queries name only metrics the service defines', async () => {
+    const dashboard = asRecord(
+      JSON.parse(readFileSync(join(ROOT, 'monitoring/grafana/dashboards/flowmart.json'), 'utf8')) as unknown
+    );
+    const provider = await readYaml('monitoring/grafana/provisioning/dashboards/flowmart.yml');
+    expect(JSON.stringify(provider)).toContain('/var/lib/grafana/dashboards');
+    const panels = Array.isArray(dashboard['panels']) ? (dashboard['panels'] as unknown[]).map(asRecord) : [];
+    const exprs = panels.flatMap((panel) =>
+      (Array.isArray(panel['targets']) ? panel['targets'] : []).map((target) => text(asRecord(target)['expr']))
+    );
+    const known = definedMetrics();
+    const used = new Set(exprs.flatMap(metricNames));
+    for (const metric of used) expect(known, `the dashboard names ${metric}`).toContain(metric);
+    // orders/s, the confirmation latency histogram, outbox lag, parked messages, orders needing attention.
+    expect([...used]).toEqual(
+      expect.arrayContaining([
+        'http_request_duration_seconds_count',
+        'flowmart_order_confirmation_seconds_bucket',
+        'flowmart_outbox_lag_seconds',
+        'flowmart_parked_messages',
+        'flowmart_orders_needing_attention',
+      ])
+    );
+  });
+});
+
+/** Series names the processes expose: src/metrics' instruments, histograms with their _bucket/_count/_sum. */
+function definedMetrics(): string[] {
+  const metrics = createMetrics();
+  // The gauges query the database only when scraped; listing them never does.
+  registerStateGauges(metrics, {} as Parameters<typeof registerStateGauges>[1]);
+  const names = metrics.registry.getMetricsAsArray().map((metric) => ({
+    name: (metric as unknown as { name: string }).name,
+    histogram: metric instanceof Histogram,
+  }));
+  // The API's request histogram lives with the Express app (src/api/app.ts), on the same registry.
+  const api = readFileSync(join(ROOT, 'src/api/app.ts'), 'utf8');
+  if (api.includes("name: 'http_request_duration_seconds'"))
+    names.push({ name: 'http_request_duration_seconds', histogram: true });
+  return names.flatMap(({ name, histogram }) =>
+    histogram ? [name, `${name}_bucket`, `${name}_count`, `${name}_sum`] : [name]
+  );
+}
+
+const PROMQL_WORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+]);
+
+/** Metric names in a PromQL expression: identifiers that are neither functions, keywords, labels nor literals. */
+function metricNames(expr: string): string[] {
+  const stripped = expr
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+    .replace(/\{[^}]*\}/g, ' ')
+    .replace(/\[[^\]]*\]/g, ' ')
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
+  return [...stripped.matchAll(/(?<![\w.])([a-zA-Z_:][\w:]*)(?![\w:])(?!\s*\()/g)]
+    .map((match) => match[1] ?? '')
+    .filter((word) => !PROMQL_WORDS.has(word) && !/^(Inf|NaN)$/i.test(word));
+}
 
 describe('Dockerfile', () => {
   const text = existsSync(DOCKERFILE) ? readFileSync(DOCKERFILE, 'utf8') : '';

@@ -24,6 +24,7 @@ import type { Resources } from '../../src/runtime.js';
 import { openResources } from '../../src/runtime.js';
 import { connectWorker } from '../../src/temporal/connection.js';
 import { dataConverter } from '../../src/temporal/payload-codec.js';
+import type { Tracing } from '../../src/tracing/tracing.js';
 import { workflowsPath } from '../../src/worker/worker.js';
 
 export const JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
@@ -44,6 +45,17 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   return bundle;
 }
 
+let tracedBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The bundle with the tracing plugin's workflow interceptors, bundled once per test file that needs it. */
+function tracedWorkflowBundle(tracing: Tracing): Promise<WorkflowBundleWithSourceMap> {
+  tracedBundle ??= bundleWorkflowCode({
+    workflowsPath: workflowsPath.replace(/\.js$/, '.ts'),
+    logger: new DefaultLogger('WARN'),
+    plugins: [tracing.temporal],
+  });
+  return tracedBundle;
+}
+
 let runtimeInstalled = false;
 function quietRuntime() {
   if (runtimeInstalled) return;
@@ -61,6 +73,8 @@ export interface SystemOptions {
   worker?: { maxCachedWorkflows?: number };
   api?: boolean;
   relay?: boolean;
+  /** Traces client, workflows, activities, SQL, HTTP and events (the workflow bundle gains its interceptors). */
+  tracing?: Tracing;
 }
 
 export interface TestSystem {
@@ -102,7 +116,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     ...options.config,
   });
   const logger = createLogger(config.LOG_LEVEL, 'test');
-  const resources = await openResources(config, 'orders-test');
+  const resources = await openResources(config, 'orders-test', options.tracing);
   const metrics = createMetrics();
   registerStateGauges(metrics, resources.db);
   const metricsServer = await startMetricsServer(metrics.registry, '127.0.0.1', 0);
@@ -123,7 +137,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       dataConverter: dataConverter(resources.codec),
-      workflowBundle: await workflowBundle(),
+      workflowBundle: await (options.tracing ? tracedWorkflowBundle(options.tracing) : workflowBundle()),
+      ...(options.tracing ? { plugins: [options.tracing.temporal] } : {}),
       activities: wrap(real),
       interceptors: { activity: [activityMetrics(metrics, resources.db)] },
       ...(workerOptions.maxCachedWorkflows !== undefined

@@ -9,6 +9,7 @@ import type { CloudEvent } from '../envelope.js';
 import { EVENT_SOURCE } from '../envelope.js';
 import { parkMessage } from '../inbox.js';
 import { streamName } from '../streams.js';
+import { inEventSpan } from '../../tracing/spans.js';
 
 /** Thrown by a handler for a message that can never succeed (unknown order, impossible stock change): it is parked. */
 export class PoisonMessageError extends Error {
@@ -219,11 +220,15 @@ export async function runConsumer(deps: {
       return message.ack();
     }
     try {
-      const outcome = await handler.handle(event, {
-        consumer: handler.name,
-        redelivered: message.redelivered,
-        logger,
-      });
+      // The publisher's span (NATS header) when traced, else the context the CloudEvent itself carries.
+      const parent = message.headers?.get('traceparent') || event.traceparent;
+      const outcome = await inEventSpan(
+        `process ${message.subject}`,
+        'consumer',
+        parent,
+        { 'messaging.system': 'nats', 'messaging.consumer.group.name': handler.name, 'messaging.message.id': event.id },
+        () => handler.handle(event, { consumer: handler.name, redelivered: message.redelivered, logger })
+      );
       message.ack();
       deps.onSettled?.(handler.name, outcome);
       logger.debug({ ...ids, outcome, attempt }, 'inbound event handled');
