@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { RecoveryOutcome } from '../../src/workflows/messages.js';
 import { recoverWorkflowId, shipmentUpdateSignal } from '../../src/workflows/messages.js';
+import { listAttention } from '../../src/ops/attention.js';
 import { reconcileOrders } from '../../src/worker/reconciler.js';
 import type { TestSystem } from '../support/system.js';
 import { createProduct, eventually, startSystem, stockOf } from '../support/system.js';
@@ -49,6 +50,11 @@ describe('reconciler - orders whose workflow closed before a terminal stage', ()
       expect(row.stage).toBe('CANCELLED');
       expect(row.cancellationReason).toBe('WORKFLOW_CLOSED');
       expect(row.needsAttention).toBe(true);
+      const flagged = (await listAttention(system.resources.db, system.resources.temporal)).find(
+        (order) => order.orderId === orderId
+      );
+      expect(flagged?.reason).toBe(outcome.reason);
+      expect(outcome.reason).toContain('TERMINATED');
       expect(row.shipment?.status).toBe('CANCELLED');
       expect(await openAuthorizations(system, orderId)).toBe(0);
       expect(await stockOf(system, product.id)).toEqual({ onHand: 3, reserved: 0, available: 3 });
