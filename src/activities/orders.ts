@@ -8,6 +8,8 @@ import type { OutboxWriter } from '../events/outbox.js';
 import type { LineRequest } from '../orders/pricing.js';
 import { priceLines } from '../orders/pricing.js';
 import type { AmendmentInput, CreateOrderInput, StageChange } from '../orders/records.js';
+import type { RecoveryPlan } from '../orders/recovery.js';
+import { recoveryPlan } from '../orders/recovery.js';
 import { amend, cancel, complete, confirm, createOrder, flag, recordStage } from '../orders/records.js';
 
 export type { AmendmentInput, CreateOrderInput, StageChange };
@@ -56,6 +58,11 @@ export function createOrderActivities(db: Db, outbox: OutboxWriter, step: Fenced
 
     async completeOrder(input: StepInput): Promise<void> {
       await step(input, (tx) => complete(tx, input));
+    },
+
+    /** What an order whose workflow closed early still holds; null when the order was never persisted. */
+    async planRecovery(orderId: string): Promise<RecoveryPlan | null> {
+      return (await recoveryPlan(db, orderId)) ?? null;
     },
 
     async setNeedsAttention(input: StepInput & { needsAttention: boolean; reason?: string }): Promise<void> {

@@ -52,6 +52,8 @@ const configSchema = z.object({
   OUTBOX_RETENTION: durationMs.default(7 * 86_400_000),
   IDEMPOTENCY_KEY_TTL: durationMs.default(86_400_000),
   RESERVATION_SWEEP_INTERVAL: durationMs.default(60_000),
+  /** How often the worker looks for orders whose workflow closed before a terminal stage (see reconciler.ts). */
+  RECONCILE_INTERVAL: durationMs.default(60_000),
   CORS_ORIGINS: z.string().default(''),
   /** `id:base64key,...`, newest first: the first key encrypts Temporal payloads, every key decrypts. */
   PAYLOAD_ENCRYPTION_KEYS: payloadKeys.default([]),

@@ -75,6 +75,8 @@ export const CancellationReason = {
   PAYMENT_FAILED: 'PAYMENT_FAILED',
   OUT_OF_STOCK: 'OUT_OF_STOCK',
   FRAUD: 'FRAUD',
+  /** The order's workflow closed without finishing (terminated, failed, timed out): the reconciler cancelled it. */
+  WORKFLOW_CLOSED: 'WORKFLOW_CLOSED',
 } as const;
 export type CancellationReason = (typeof CancellationReason)[keyof typeof CancellationReason];
 

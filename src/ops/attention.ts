@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Db } from '../db/client.js';
-import { getOrderQuery, orderWorkflowId } from '../workflows/messages.js';
+import type { RecoveryOutcome } from '../workflows/messages.js';
+import { getOrderQuery, orderWorkflowId, recoverWorkflowId } from '../workflows/messages.js';
 
 export interface AttentionOrder {
   orderId: string;
@@ -8,6 +9,17 @@ export interface AttentionOrder {
   status: string;
   updatedAt: Date;
   reason: string;
+}
+
+/** The reconciler's reason, when it repaired the order after its workflow closed early. */
+async function recoveryReason(temporal: Client, orderId: string): Promise<string | undefined> {
+  const recovery = temporal.workflow.getHandle(recoverWorkflowId(orderId));
+  const status = await recovery.describe().then(
+    (description) => description.status.name,
+    () => undefined
+  );
+  if (status !== 'COMPLETED') return undefined;
+  return ((await recovery.result()) as RecoveryOutcome).reason;
 }
 
 /**
@@ -22,13 +34,15 @@ export async function listAttention(db: Db, temporal: Client): Promise<Attention
   });
   return Promise.all(
     orders.map(async (order) => {
-      const reason = await temporal.workflow
-        .getHandle(orderWorkflowId(order.id))
-        .query(getOrderQuery)
-        .then(
-          (view) => view.attentionReason ?? '(no reason recorded)',
-          (error: unknown) => `(workflow not queryable: ${error instanceof Error ? error.message : String(error)})`
-        );
+      const reason =
+        (await recoveryReason(temporal, order.id)) ??
+        (await temporal.workflow
+          .getHandle(orderWorkflowId(order.id))
+          .query(getOrderQuery)
+          .then(
+            (view) => view.attentionReason ?? '(no reason recorded)',
+            (error: unknown) => `(workflow not queryable: ${error instanceof Error ? error.message : String(error)})`
+          ));
       return { orderId: order.id, stage: order.stage, status: order.status, updatedAt: order.updatedAt, reason };
     })
   );

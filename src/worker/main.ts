@@ -8,6 +8,7 @@ import { runProcess } from '../process.js';
 import { openResources } from '../runtime.js';
 import { openTracing } from '../tracing/open.js';
 import { connectWorker } from '../temporal/connection.js';
+import { reconcileOrders } from './reconciler.js';
 import { createOrderWorker } from './worker.js';
 
 runProcess('worker', async (config, logger) => {
@@ -38,11 +39,26 @@ runProcess('worker', async (config, logger) => {
     ...(tracing ? { tracing } : {}),
   });
   const sweeper = startReservationSweeper(resources.db, config.RESERVATION_SWEEP_INTERVAL, logger);
+  // A loop in the worker rather than a Temporal schedule: like the sweeper it needs no registration or migration,
+  // it stops with the worker it repairs for, and running it in every worker is safe (recovery ids are unique).
+  let reconciling = false;
+  const reconciler = setInterval(() => {
+    if (reconciling) return;
+    reconciling = true;
+    reconcileOrders({ client: resources.temporal, db: resources.db, taskQueue: config.TEMPORAL_TASK_QUEUE })
+      .then(
+        ({ recovering }) =>
+          recovering.length > 0 && logger.warn({ orders: recovering }, 'recovering orders whose workflow closed'),
+        (error: unknown) => logger.warn({ err: String(error) }, 'reconciliation failed')
+      )
+      .finally(() => (reconciling = false));
+  }, config.RECONCILE_INTERVAL);
   const running = worker.run();
   const consumers = await startConsumers({ ...resources, config, logger, metrics });
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
   return async () => {
     await sweeper.stop();
+    clearInterval(reconciler);
     await consumers.stop();
     worker.shutdown();
     await running;

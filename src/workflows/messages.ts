@@ -9,6 +9,22 @@ import type { Address, CancellationReason, OrderLine, OrderStatus, PaymentDetail
 export const ORDER_WORKFLOW_TYPE = 'OrderWorkflow';
 export const orderWorkflowId = (orderId: string) => `order-${orderId}`;
 
+/** Repairs an order whose workflow closed before a terminal stage; its id makes it run once per order. */
+export const RECOVER_ORDER_WORKFLOW_TYPE = 'RecoverOrderWorkflow';
+export const recoverWorkflowId = (orderId: string) => `recover-${orderId}`;
+
+export interface RecoverOrderInput {
+  orderId: string;
+  /** How the order workflow closed, as Temporal reports it (TERMINATED, FAILED, TIMED_OUT, ...). */
+  closedAs: string;
+}
+
+export interface RecoveryOutcome {
+  orderId: string;
+  action: 'cancelled' | 'flagged' | 'none';
+  reason: string;
+}
+
 export interface OrderTimings {
   reservationHoldMs: number;
   authorizationHoldMs: number;

@@ -1,0 +1,26 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ROOT } from './lib/database.js';
+
+/**
+ * `npm run chaos -- --orders N --minutes M --seed S`: the chaos suite (test/chaos) at the size asked, against the
+ * same isolated servers as the tests. Prints each invariant with its violations and one `chaos:` line; exits
+ * non-zero on any violation.
+ */
+const { values } = parseArgs({
+  options: {
+    orders: { type: 'string', default: '100' },
+    minutes: { type: 'string', default: '5' },
+    seed: { type: 'string', default: String(Date.now() % 1_000_000) },
+  },
+});
+for (const [name, value] of Object.entries(values)) {
+  if (!/^\d+$/.test(value)) throw new Error(`--${name} must be a whole number, got ${value}`);
+}
+const run = spawnSync(join(ROOT, 'node_modules', '.bin', 'vitest'), ['run', 'test/chaos/chaos.test.ts'], {
+  cwd: ROOT,
+  stdio: 'inherit',
+  env: { ...process.env, CHAOS_ORDERS: values.orders, CHAOS_MINUTES: values.minutes, CHAOS_SEED: values.seed },
+});
+process.exit(run.status ?? 1);

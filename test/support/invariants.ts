@@ -1,0 +1,184 @@
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { EVENT_CONTEXTS } from '../../src/config/config.js';
+import { orderWorkflowId, recoverWorkflowId } from '../../src/workflows/messages.js';
+import type { TestSystem } from './system.js';
+import { streamMessages } from './system.js';
+
+/** One invariant of the system and the cases that break it (empty when it holds). */
+export interface InvariantResult {
+  name: string;
+  violations: string[];
+}
+
+/** What the driver knows that the database cannot tell: the stock it put in and the HTTP answers it saw. */
+export interface Observed {
+  /** Per product: units added at creation and by accepted adjustments. */
+  stockAdded: Map<string, number>;
+  /** Every HTTP answer seen: status and whether it carried Retry-After. */
+  responses: { what: string; status: number; retryAfter: boolean }[];
+  /** Orders of this run (the database may hold other tests' orders). */
+  orderIds: string[];
+}
+
+const DISPATCHED_SHIPMENT = new Set(['SHIPPED', 'IN_TRANSIT', 'DELIVERED', 'RETURNED']);
+const TERMINAL = new Set(['COMPLETED', 'CANCELLED']);
+
+async function stock(system: TestSystem, observed: Observed): Promise<InvariantResult[]> {
+  const db = system.resources.db;
+  const products = [...observed.stockAdded.keys()];
+  const balance: string[] = [];
+  const reservedSum: string[] = [];
+  const negative: string[] = [];
+  for (const productId of products) {
+    const items = await db.inventoryItem.findMany({ where: { productId } });
+    const onHand = items.reduce((sum, item) => sum + item.onHand, 0);
+    const reserved = items.reduce((sum, item) => sum + item.reserved, 0);
+    const [shipped] = await db.$queryRaw<{ dispatched: bigint }[]>`
+      SELECT coalesce(sum(i.quantity), 0)::bigint AS dispatched FROM order_items i
+      WHERE i.product_id = ${productId}::uuid AND EXISTS (
+        SELECT 1 FROM payments p WHERE p.order_id = i.order_id AND p.kind = 'CAPTURE' AND p.status = 'SUCCEEDED')`;
+    const expected = observed.stockAdded.get(productId)! - Number(shipped?.dispatched ?? 0);
+    if (onHand !== expected) balance.push(`${productId}: on hand ${onHand}, expected ${expected}`);
+    const [reservations] = await db.$queryRaw<{ held: bigint }[]>`
+      SELECT coalesce(sum(quantity), 0)::bigint AS held FROM reservations
+      WHERE product_id = ${productId}::uuid AND status = 'HELD'`;
+    const held = Number(reservations?.held ?? 0);
+    if (reserved !== held) reservedSum.push(`${productId}: reserved ${reserved}, held reservations ${held}`);
+    for (const item of items) {
+      if (item.onHand < 0 || item.reserved < 0 || item.reserved > item.onHand)
+        negative.push(`${productId}@${item.warehouseId}: on hand ${item.onHand}, reserved ${item.reserved}`);
+    }
+  }
+  return [
+    { name: 'stock: on hand = initial + adjustments - dispatched', violations: balance },
+    { name: 'stock: reserved = sum of held reservations', violations: reservedSum },
+    { name: 'stock: nothing negative or over-reserved', violations: negative },
+  ];
+}
+
+async function money(system: TestSystem, observed: Observed): Promise<InvariantResult[]> {
+  const openOnClosed: string[] = [];
+  const captureWithoutDispatch: string[] = [];
+  const overRefunded: string[] = [];
+  const cancelledCaptured: string[] = [];
+  for (const orderId of observed.orderIds) {
+    const order = await system.resources.db.order.findUnique({
+      where: { id: orderId },
+      include: { payments: { where: { status: 'SUCCEEDED' } }, shipment: true },
+    });
+    if (!order) continue;
+    const settled = new Set(
+      order.payments.filter((p) => p.kind === 'CAPTURE' || p.kind === 'VOID').map((p) => p.authorizationId)
+    );
+    const open = order.payments.filter((p) => p.kind === 'AUTHORIZATION' && !settled.has(p.id));
+    // A flagged order may still run (waiting for the carrier): only a finished one must have let go of the card.
+    if (TERMINAL.has(order.stage) && open.length > 0)
+      openOnClosed.push(`${orderId} (${order.stage}): ${open.length} open`);
+    const captured = order.payments.filter((p) => p.kind === 'CAPTURE').reduce((sum, p) => sum + p.amount, 0);
+    const refunded = order.payments.filter((p) => p.kind === 'REFUND').reduce((sum, p) => sum + p.amount, 0);
+    const dispatched = DISPATCHED_SHIPMENT.has(order.shipment?.status ?? '');
+    if (captured > 0 && !dispatched) captureWithoutDispatch.push(`${orderId}: shipment ${order.shipment?.status}`);
+    if (refunded > captured) overRefunded.push(`${orderId}: refunded ${refunded} > captured ${captured}`);
+    if (order.stage === 'CANCELLED' && !dispatched && captured > 0) cancelledCaptured.push(`${orderId}: ${captured}`);
+  }
+  return [
+    { name: 'money: no open authorization on a closed order', violations: openOnClosed },
+    { name: 'money: captured only for dispatched parcels', violations: captureWithoutDispatch },
+    { name: 'money: refunded <= captured', violations: overRefunded },
+    { name: 'money: cancelled before dispatch captured nothing', violations: cancelledCaptured },
+  ];
+}
+
+async function statusOf(client: Client, workflowId: string): Promise<string | undefined> {
+  try {
+    return (await client.workflow.getHandle(workflowId).describe()).status.name;
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return undefined;
+    throw error;
+  }
+}
+
+async function state(system: TestSystem, observed: Observed): Promise<InvariantResult[]> {
+  const unfinished: string[] = [];
+  const stuck: string[] = [];
+  const client = system.resources.temporal;
+  for (const orderId of observed.orderIds) {
+    const order = await system.resources.db.order.findUnique({ where: { id: orderId } });
+    if (!order) continue;
+    const workflow = await statusOf(client, orderWorkflowId(orderId));
+    const recovery = await statusOf(client, recoverWorkflowId(orderId));
+    const terminal = TERMINAL.has(order.stage);
+    const repaired = recovery === 'COMPLETED' && order.needsAttention;
+    if (workflow !== 'RUNNING' && !terminal && !repaired)
+      unfinished.push(`${orderId}: workflow ${workflow}, stage ${order.stage}, recovery ${recovery ?? 'none'}`);
+    if (workflow === 'RUNNING' && !terminal && !order.needsAttention) stuck.push(`${orderId}: ${order.stage}`);
+  }
+  return [
+    { name: 'state: every workflow closed in a terminal stage or repaired', violations: unfinished },
+    { name: 'state: no order stuck without NeedsAttention', violations: stuck },
+  ];
+}
+
+/** The order's events as the outbox holds them: a valid lifecycle starts created and ends at most once. */
+function lifecycleProblem(types: string[], stage: string): string | undefined {
+  if (types[0] !== 'OrderCreated') return `starts with ${types[0]}`;
+  const ends = types.filter((type) => type === 'OrderCancelled' || type === 'OrderCompleted');
+  if (ends.length > 1) return `ends ${ends.length} times`;
+  const end = ends[0];
+  if (end && types.indexOf(end) !== types.length - 1) return `events after ${end}`;
+  if (stage === 'CANCELLED' && end !== 'OrderCancelled') return `stage CANCELLED without OrderCancelled`;
+  if (stage === 'COMPLETED' && end !== 'OrderCompleted') return `stage COMPLETED without OrderCompleted`;
+  if (end === 'OrderCompleted' && !types.includes('OrderConfirmed')) return 'completed without confirmation';
+  return undefined;
+}
+
+async function events(system: TestSystem, observed: Observed): Promise<InvariantResult[]> {
+  const db = system.resources.db;
+  // Every event's subject is its order or product: the run's own rows, whatever other tests left in the database.
+  const rows = await db.outbox.findMany({
+    where: { aggregateId: { in: [...observed.orderIds, ...observed.stockAdded.keys()] } },
+    select: { id: true, publishedAt: true, deadLetteredAt: true },
+  });
+  const published = new Map<string, number>();
+  for (const context of EVENT_CONTEXTS) {
+    for (const message of await streamMessages(system, context)) {
+      if (message.msgId) published.set(message.msgId, (published.get(message.msgId) ?? 0) + 1);
+    }
+  }
+  const notOnce = rows
+    .filter((row) => !row.publishedAt || row.deadLetteredAt || published.get(row.id) !== 1)
+    .map((row) => `${row.id}: published ${published.get(row.id) ?? 0} times${row.deadLetteredAt ? ', dead' : ''}`);
+  const lifecycles: string[] = [];
+  for (const orderId of observed.orderIds) {
+    const order = await db.order.findUnique({ where: { id: orderId } });
+    if (!order) continue;
+    const orderEvents = await db.outbox.findMany({
+      where: { aggregateId: orderId, type: { startsWith: 'Order' } },
+      orderBy: { seq: 'asc' },
+    });
+    const problem = lifecycleProblem(
+      orderEvents.map((row) => row.type),
+      order.stage
+    );
+    if (problem) lifecycles.push(`${orderId}: ${problem}`);
+  }
+  const serverErrors = observed.responses
+    .filter((r) => r.status >= 500 && !(r.status === 503 && r.retryAfter))
+    .map((r) => `${r.what}: ${r.status}`);
+  return [
+    { name: 'events: every outbox row published exactly once', violations: notOnce },
+    { name: "events: each order's events form a valid lifecycle", violations: lifecycles },
+    { name: 'http: no 5xx other than 503 + Retry-After', violations: serverErrors },
+  ];
+}
+
+/** Every invariant of issue 9, checked once the system is quiet. */
+export async function checkInvariants(system: TestSystem, observed: Observed): Promise<InvariantResult[]> {
+  return [
+    ...(await stock(system, observed)),
+    ...(await money(system, observed)),
+    ...(await state(system, observed)),
+    ...(await events(system, observed)),
+  ];
+}
