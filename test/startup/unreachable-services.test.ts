@@ -2,7 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it, inject } from 'vitest';
 import { ROOT } from '../../scripts/lib/database.js';
+import { freePort } from '../../scripts/lib/temporal-server.js';
 import { JWT_SECRET, TEST_PAYLOAD_KEYS } from '../support/system.js';
+
+const temporalMetricsPort = await freePort();
 
 /** Starts a real process role and returns how it ended. */
 function start(role: 'api/main.ts' | 'worker/main.ts' | 'events/relay-main.ts', env: Record<string, string>) {
@@ -15,6 +18,9 @@ function start(role: 'api/main.ts' | 'worker/main.ts' | 'events/relay-main.ts', 
       EVENTS_ENV: inject('eventsEnv'),
       JWT_SECRET,
       PAYLOAD_ENCRYPTION_KEYS: TEST_PAYLOAD_KEYS,
+      // Not the defaults: workers of other test files may hold them.
+      METRICS_PORT: '0',
+      TEMPORAL_METRICS_PORT: String(temporalMetricsPort),
       LOG_LEVEL: 'silent',
       ...env,
     },

@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { priceLines } from '../../src/orders/pricing.js';
 import { startOrderWorkflow } from '../../src/orders/workflow-commands.js';
 import { ROOT } from '../../scripts/lib/database.js';
+import { freePort } from '../../scripts/lib/temporal-server.js';
 import type { TestSystem } from '../support/system.js';
-import { createProduct, eventually, JWT_SECRET, orderBody, startSystem } from '../support/system.js';
+import { createProduct, eventually, JWT_SECRET, orderBody, startSystem, TEST_PAYLOAD_KEYS } from '../support/system.js';
 
 describe('worker process - graceful shutdown', () => {
   let system: TestSystem;
@@ -28,6 +29,10 @@ describe('worker process - graceful shutdown', () => {
         EVENTS_ENV: inject('eventsEnv'),
         TEMPORAL_TASK_QUEUE: taskQueue,
         JWT_SECRET,
+        PAYLOAD_ENCRYPTION_KEYS: TEST_PAYLOAD_KEYS,
+        // Ports of its own: other test files start workers at the same time.
+        METRICS_PORT: String(await freePort()),
+        TEMPORAL_METRICS_PORT: String(await freePort()),
         LOG_LEVEL: 'silent',
       },
       stdio: ['ignore', 'ignore', 'pipe'],
