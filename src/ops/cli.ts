@@ -8,6 +8,7 @@ import { listAttention } from '../ops/attention.js';
 import { deadLetterOutbox, listStuckOutbox, retryOutbox } from '../ops/outbox.js';
 import { dropParked, listParked, replayParked, showParked } from '../ops/parked.js';
 import { connectClient } from '../temporal/connection.js';
+import { dataConverter, payloadCodec } from '../temporal/payload-codec.js';
 
 export const USAGE = `Operator tooling against the service's database, NATS and Temporal (same settings as the service).
 
@@ -73,7 +74,12 @@ export async function runOps(args: string[], config: Config, write: (text: strin
       case 'attention': {
         const connection = await connectClient(config.TEMPORAL_ADDRESS);
         closers.push(() => connection.close());
-        const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+        // The workflows' query answers are encrypted like every payload: decode them with the service's keys.
+        const temporal = new Client({
+          connection,
+          namespace: config.TEMPORAL_NAMESPACE,
+          dataConverter: dataConverter(payloadCodec(config)),
+        });
         const orders = await listAttention(db, temporal);
         return print(orders, () => table(orders, 'no order needs attention'));
       }
