@@ -67,7 +67,8 @@ describe('one trace per order (OpenTelemetry, in-memory exporter)', () => {
         );
         return Promise.resolve(ran && confirmed ? finished : undefined);
       },
-      30_000,
+      // The relay's publish comes after confirmation: generous for a loaded CI machine.
+      45_000,
       'the workflow to complete and OrderConfirmed to be published'
     );
 
