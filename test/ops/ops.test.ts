@@ -55,10 +55,10 @@ describe('operator tooling (npm run ops)', () => {
 
   it('lists an order that needs attention with the reason its workflow gives', async () => {
     const { orderId } = await fulfillingOrder();
+    // The deadline timer, then the flag's activity: generous for a loaded CI machine.
     const flagged = await eventually(async () => {
       const orders = await ops<{ orderId: string; stage: string; reason: string }[]>(system, 'attention');
       return orders.find((order) => order.orderId === orderId);
-      // The deadline timer, then the flag's activity: generous for a loaded CI machine.
     }, 45_000);
     expect(flagged.stage).toBe('FULFILLING');
     expect(flagged.reason).toMatch(/dispatch/i);
