@@ -11,6 +11,12 @@ export interface AttentionOrder {
   reason: string;
 }
 
+/**
+ * How long one order's workflow may take to answer: a workflow whose workers are gone (a stopped deployment, an old
+ * task queue) never answers a query, and one such order must not hold up the whole listing.
+ */
+const QUERY_DEADLINE_MS = 5_000;
+
 /** The reconciler's reason, when it repaired the order after its workflow closed early. */
 async function recoveryReason(temporal: Client, orderId: string): Promise<string | undefined> {
   const recovery = temporal.workflow.getHandle(recoverWorkflowId(orderId));
@@ -36,9 +42,10 @@ export async function listAttention(db: Db, temporal: Client): Promise<Attention
     orders.map(async (order) => {
       const reason =
         (await recoveryReason(temporal, order.id)) ??
-        (await temporal.workflow
-          .getHandle(orderWorkflowId(order.id))
-          .query(getOrderQuery)
+        (await temporal.connection
+          .withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
+            temporal.workflow.getHandle(orderWorkflowId(order.id)).query(getOrderQuery)
+          )
           .then(
             (view) => view.attentionReason ?? '(no reason recorded)',
             (error: unknown) => `(workflow not queryable: ${error instanceof Error ? error.message : String(error)})`
