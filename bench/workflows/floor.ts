@@ -19,7 +19,7 @@ export interface FloorInput {
   confirmAfter: number;
 }
 
-// Same timeout and retry policy style as the order's forward steps (`steps` in src/workflows/order-workflow.ts).
+// Same timeout and retry policy style as the order's forward steps (`steps` in src/workflows/activity-proxies.ts).
 const steps = proxyActivities<FloorActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' },
