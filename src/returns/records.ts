@@ -183,13 +183,14 @@ export async function rejectReturn(tx: Tx, facts: ReturnFacts, cause: Causation)
 }
 
 /**
- * Marks the return refunded. A conditional UPDATE: only a received return not refunded yet, and only while the
- * order's refunds stay within its capture (the refund row of this step is already written when this runs).
+ * Marks the return refunded. A conditional UPDATE: only a received return, and only while the order's refunds stay
+ * within its capture (the refund row of this step is already written when this runs). A return already refunded (an
+ * operator's retry after an attempt that committed) is no conflict.
  */
 export async function markRefunded(tx: Tx, returnId: string, orderId: string): Promise<boolean> {
   const updated = await tx.$executeRaw`
     UPDATE returns SET refunded_amount = refund_amount, updated_at = now()
-    WHERE id = ${returnId}::uuid AND status = 'RECEIVED' AND refunded_amount = 0
+    WHERE id = ${returnId}::uuid AND status = 'RECEIVED'
       AND (SELECT coalesce(sum(amount), 0) FROM payments
            WHERE order_id = ${orderId}::uuid AND kind = 'REFUND' AND status = 'SUCCEEDED')
         <= (SELECT coalesce(sum(amount), 0) FROM payments

@@ -158,9 +158,9 @@ export async function ReturnWorkflow(input: ReturnWorkflowInput): Promise<Return
         maximumAttempts: input.maxAttempts,
       },
     });
-    // One input for every attempt: the same step seq and idempotency key, so the gateway refunds once.
+    // One idempotency key for every attempt, so the gateway refunds once. Temporal's retries reuse the input (one
+    // step seq); after an operator's retry the step takes a new seq, since flagging the return took seqs after it.
     const request = {
-      ...next(),
       idempotencyKey: `${input.orderId}:return:${input.returnId}:refund`,
       targetPaymentId: input.captureId,
       customerId: input.customerId,
@@ -171,7 +171,7 @@ export async function ReturnWorkflow(input: ReturnWorkflowInput): Promise<Return
     };
     for (;;) {
       try {
-        await payments.refundReturn(request);
+        await payments.refundReturn({ ...request, ...next() });
         break;
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);

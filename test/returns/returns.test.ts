@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateEventData } from '../../src/events/contracts.js';
+import { getReturnQuery, retryReturnUpdate, returnWorkflowId } from '../../src/workflows/return-messages.js';
 import { checkStockAndMoney } from '../support/invariants.js';
 import type { Observed } from '../support/invariants.js';
 import type { TestSystem } from '../support/system.js';
@@ -276,5 +278,72 @@ describe('inventory - catalog warehouse ids', () => {
       body: { quantityChange: 1, warehouseId: 'W'.repeat(33) },
     });
     expect(tooLong.status).toBe(422);
+  });
+});
+
+describe('returns - a refund the gateway keeps refusing', () => {
+  let system: TestSystem;
+  let refusing = true;
+  beforeAll(async () => {
+    system = await startSystem({
+      relay: false,
+      config: { COMPENSATION_MAX_ATTEMPTS: '2', CANCEL_WAIT: '1s' },
+      activities: (real) => ({
+        ...real,
+        refundReturn: async (input) => {
+          if (refusing) throw ApplicationFailure.retryable('REFUND refused: processor down', 'PaymentFollowUpRefused');
+          return real.refundReturn(input);
+        },
+      }),
+    });
+  });
+  afterAll(async () => {
+    await system?.stop();
+  });
+
+  it('flags the return NeedsAttention and refunds once an operator retries', async () => {
+    const { id } = await createProduct(system, 3, 5000);
+    const { orderId, token } = await placeOrder(system, [{ productId: id, quantity: 1 }]);
+    const view = await untilStage(system, orderId, 'FULFILLING');
+    for (const status of ['shipped', 'delivered']) {
+      await http(system, 'PUT', `/v1/shipments/${view.shipment!.shipmentId}/status`, {
+        token: system.tokens.service,
+        body: { status },
+      });
+    }
+    await eventually(async () => {
+      const row = await system.resources.db.order.findUnique({ where: { id: orderId } });
+      return row?.stage === 'COMPLETED' ? true : undefined;
+    });
+    const requested = await http<{ returnId: string }>(system, 'POST', `/v1/orders/${orderId}/returns`, {
+      token,
+      body: { items: [{ productId: id, quantity: 1 }], reason: 'broken on arrival' },
+    });
+    expect(requested.status).toBe(201);
+    const { returnId } = requested.body;
+    const received = await http(system, 'PUT', `/v1/returns/${returnId}/status`, {
+      token: system.tokens.operator,
+      body: { status: 'received', condition: 'damaged' },
+    });
+    expect(received.body).toMatchObject({ status: 'received', refundedAmount: 0 });
+
+    const returns = system.resources.db.return;
+    await eventually(async () =>
+      (await returns.findUnique({ where: { id: returnId } }))?.needsAttention ? true : undefined
+    );
+    const workflow = system.resources.temporal.workflow.getHandle(returnWorkflowId(returnId));
+    expect((await workflow.query(getReturnQuery)).attentionReason).toContain('refund failed');
+    expect(await system.resources.db.payment.count({ where: { orderId, kind: 'REFUND' } })).toBe(0);
+
+    refusing = false;
+    await workflow.executeUpdate(retryReturnUpdate, { args: [{ requestId: 'ops-retry' }] });
+    const refunded = await eventually(async () => {
+      const row = await returns.findUnique({ where: { id: returnId } });
+      return row && row.refundedAmount === 5000 && !row.needsAttention ? row : undefined;
+    });
+    expect(refunded.status).toBe('RECEIVED');
+    const refunds = await system.resources.db.payment.findMany({ where: { orderId, kind: 'REFUND' } });
+    expect(refunds.map((refund) => refund.amount)).toEqual([5000]);
+    await workflow.result();
   });
 });
