@@ -7,7 +7,7 @@ import { checkStockAndMoney } from '../support/invariants.js';
 import type { Observed } from '../support/invariants.js';
 import type { TestSystem } from '../support/system.js';
 import { createProduct, eventually, http, startSystem, stockOf } from '../support/system.js';
-import { placeOrder, untilStage } from '../saga/support.js';
+import { expectReplays, placeOrder, untilStage } from '../saga/support.js';
 
 type Body = Record<string, unknown>;
 interface ReturnBody {
@@ -105,6 +105,9 @@ describe('returns after dispatch', () => {
     const received = await settle(requested.body.returnId, { status: 'received', condition: 'resellable' });
     expect(received.status, JSON.stringify(received.body)).toBe(200);
     expect(received.body).toMatchObject({ status: 'received', refundAmount: 2500, refundedAmount: 2500 });
+    const returned = returnWorkflowId(requested.body.returnId);
+    await system.resources.temporal.workflow.getHandle(returned).result();
+    await expectReplays(system, orderId, 'return-received', returned);
 
     expect(await refunds(orderId)).toEqual([2500]);
     expect(await stockOf(system, shirt.id)).toMatchObject({ onHand: 8, reserved: 0 });
@@ -188,6 +191,9 @@ describe('returns after dispatch', () => {
     const requested = await requestReturn(orderId, token, [{ productId: chair.id, quantity: 1 }]);
     const rejected = await settle(requested.body.returnId, { status: 'rejected' });
     expect(rejected.body).toMatchObject({ status: 'rejected', refundedAmount: 0 });
+    const returned = returnWorkflowId(requested.body.returnId);
+    await system.resources.temporal.workflow.getHandle(returned).result();
+    await expectReplays(system, orderId, 'return-rejected', returned);
     const otherDecision = await settle(requested.body.returnId, { status: 'received' });
     expect(otherDecision.status).toBe(409);
     expect(await refunds(orderId)).toEqual([]);
@@ -345,5 +351,6 @@ describe('returns - a refund the gateway keeps refusing', () => {
     const refunds = await system.resources.db.payment.findMany({ where: { orderId, kind: 'REFUND' } });
     expect(refunds.map((refund) => refund.amount)).toEqual([5000]);
     await workflow.result();
+    await expectReplays(system, orderId, 'return-refund-retried-by-operator', returnWorkflowId(returnId));
   });
 });
