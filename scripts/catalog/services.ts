@@ -29,9 +29,12 @@ export const SERVICES: ServiceDefinition[] = [
   {
     id: 'OrdersService',
     name: 'Orders Service',
-    summary: 'Service that handles orders: places, amends and cancels them, and runs each one as a Temporal saga.',
-    // The subscription service is outside the domain; the order saga is what reacts to its cancellations.
-    contexts: ['orders', 'subscriptions'],
+    summary:
+      'Service that handles orders: places, amends, cancels and takes them back (returns), and runs each one as a ' +
+      'Temporal saga.',
+    // The subscription service is outside the domain; the order saga is what reacts to its cancellations. Returns are
+    // the orders context's too (their events are on its channel); the API only tags them apart.
+    contexts: ['orders', 'returns', 'subscriptions'],
   },
   {
     id: 'InventoryService',

@@ -8,6 +8,7 @@ import { createNotificationActivities } from './notifications.js';
 import { createOrderActivities } from './orders.js';
 import type { PaymentGateway } from '../payments/gateway.js';
 import { createPaymentActivities } from './payments.js';
+import { createReturnActivities } from './returns.js';
 import { createShippingActivities } from './shipping.js';
 
 export interface ActivityDeps {
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPaymentActivities(deps.db, step, deps.gateway),
     ...createNotificationActivities(deps.db, deps.outbox, channels),
     ...createShippingActivities(step),
+    ...createReturnActivities(deps.db, deps.outbox, deps.gateway),
   };
 }
 

@@ -49,14 +49,45 @@ async function callGateway(call: () => Promise<GatewayResult>): Promise<GatewayR
   }
 }
 
-export function createPaymentActivities(db: Db, step: FencedStep, gateway: PaymentGateway) {
-  async function target(paymentId: string) {
-    const payment = await db.payment.findUnique({ where: { id: paymentId } });
-    if (!payment?.providerRef)
-      throw ApplicationFailure.nonRetryable(`payment ${paymentId} not found`, 'PaymentNotFound');
-    return payment;
-  }
+/**
+ * Asks the gateway to capture, void or refund a payment of ours under the step's idempotency key; a refusal is
+ * retried (the same key returns the first answer once the processor has decided). Recording it is the caller's step.
+ */
+export async function gatewayFollowUp(
+  db: Db,
+  gateway: PaymentGateway,
+  kind: Exclude<Kind, 'AUTHORIZATION'>,
+  input: FollowUpInput
+): Promise<GatewayResult> {
+  const previous = await db.payment.findUnique({ where: { id: input.targetPaymentId } });
+  if (!previous?.providerRef)
+    throw ApplicationFailure.nonRetryable(`payment ${input.targetPaymentId} not found`, 'PaymentNotFound');
+  const request = {
+    idempotencyKey: input.idempotencyKey,
+    reference: previous.providerRef,
+    amount: input.amount,
+    currency: input.currency,
+  };
+  const call = {
+    CAPTURE: (r: FollowUpRequest) => gateway.capture(r),
+    VOID: (r: FollowUpRequest) => gateway.void(r),
+    REFUND: (r: FollowUpRequest) => gateway.refund(r),
+  }[kind];
+  const result = await callGateway(() => call(request));
+  if (!result.ok) throw ApplicationFailure.retryable(`${kind} refused: ${result.message}`, 'PaymentFollowUpRefused');
+  return result;
+}
 
+/** What PaymentRefunded says besides the payment facts. */
+export function refundEventData(input: FollowUpInput, reason: string) {
+  return {
+    refundId: uuidFromKey(`${input.idempotencyKey}:refund`),
+    reason: input.reason ?? reason,
+    timestamp: new Date().toISOString(),
+  };
+}
+
+export function createPaymentActivities(db: Db, step: FencedStep, gateway: PaymentGateway) {
   async function followUp(
     kind: Exclude<Kind, 'AUTHORIZATION'>,
     input: FollowUpInput,
@@ -64,20 +95,7 @@ export function createPaymentActivities(db: Db, step: FencedStep, gateway: Payme
     eventVersion: string,
     data: object
   ) {
-    const previous = await target(input.targetPaymentId);
-    const request = {
-      idempotencyKey: input.idempotencyKey,
-      reference: previous.providerRef!,
-      amount: input.amount,
-      currency: input.currency,
-    };
-    const call = {
-      CAPTURE: (r: FollowUpRequest) => gateway.capture(r),
-      VOID: (r: FollowUpRequest) => gateway.void(r),
-      REFUND: (r: FollowUpRequest) => gateway.refund(r),
-    }[kind];
-    const result = await callGateway(() => call(request));
-    if (!result.ok) throw ApplicationFailure.retryable(`${kind} refused: ${result.message}`, 'PaymentFollowUpRefused');
+    const result = await gatewayFollowUp(db, gateway, kind, input);
     await step(input, async (tx) => {
       await recordPayment(tx, kind, input, result, { authorizationId: input.targetPaymentId });
       return [paymentEvent(eventType, eventVersion, paymentFacts(input), input, data)];
@@ -149,11 +167,7 @@ export function createPaymentActivities(db: Db, step: FencedStep, gateway: Payme
     },
 
     async refundPayment(input: FollowUpInput): Promise<string> {
-      return followUp('REFUND', input, 'PaymentRefunded', '0.0.1', {
-        refundId: uuidFromKey(`${input.idempotencyKey}:refund`),
-        reason: input.reason ?? 'order cancelled',
-        timestamp: new Date().toISOString(),
-      });
+      return followUp('REFUND', input, 'PaymentRefunded', '0.0.1', refundEventData(input, 'order cancelled'));
     },
   };
 }

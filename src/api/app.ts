@@ -23,6 +23,8 @@ import type { RouteEnv } from './route.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { fulfilmentRoutes } from './routes/fulfilment.js';
 import { orderRoutes } from './routes/orders.js';
+import { returnRoutes } from './routes/returns.js';
+import { ReturnService } from './return-service.js';
 import { currentTraceparent } from '../tracing/spans.js';
 import { z } from 'zod';
 
@@ -269,6 +271,7 @@ export function createApp(deps: ApiDeps) {
   orderRoutes(routes, orders, db);
   catalogRoutes(routes, { db, outbox, temporal });
   fulfilmentRoutes(routes, orders, db);
+  returnRoutes(routes, new ReturnService(db, outbox, temporal, config, orders));
   app.use('/v1', v1);
 
   registerOperationalPaths(registry);

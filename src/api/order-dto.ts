@@ -1,6 +1,6 @@
 import type { Prisma } from '../generated/prisma/client.js';
 import type { Address, CancellationReason } from '../domain/order.js';
-import type { Order } from './schemas.js';
+import type { Order, Return } from './schemas.js';
 
 /** How an order row reads over HTTP: the `Order` schema of the API. */
 
@@ -9,6 +9,7 @@ export const orderInclude = {
   payments: { orderBy: { createdAt: 'asc' } },
   reservations: { orderBy: [{ productId: 'asc' }, { warehouseId: 'asc' }] },
   shipment: true,
+  returns: { include: { items: { orderBy: { productId: 'asc' } } }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] },
 } satisfies Prisma.OrderInclude;
 
 export type OrderRow = Prisma.OrderGetPayload<{ include: typeof orderInclude }>;
@@ -19,8 +20,11 @@ function paymentSummary(row: OrderRow): Order['payment'] {
   const authorization = succeeded.filter((payment) => payment.kind === 'AUTHORIZATION').at(-1);
   const followUps = succeeded.filter((payment) => payment.authorizationId === authorization?.id);
   const capture = followUps.find((payment) => payment.kind === 'CAPTURE');
-  const refunded =
-    capture && succeeded.some((payment) => payment.kind === 'REFUND' && payment.authorizationId === capture.id);
+  const refundedAmount = succeeded
+    .filter((payment) => payment.kind === 'REFUND' && capture && payment.authorizationId === capture.id)
+    .reduce((sum, payment) => sum + payment.amount, 0);
+  // Partly refunded (some lines returned) is still captured: the customer keeps the rest.
+  const refunded = capture && refundedAmount >= capture.amount;
   const voided = followUps.some((payment) => payment.kind === 'VOID');
   const failed = !authorization && row.payments.some((payment) => payment.status === 'FAILED');
   const status = refunded
@@ -39,6 +43,7 @@ function paymentSummary(row: OrderRow): Order['payment'] {
     status,
     authorizedAmount: authorization?.amount ?? null,
     capturedAmount: capture?.amount ?? null,
+    refundedAmount,
     authorizationExpiresAt: authorization?.expiresAt?.toISOString() ?? null,
   };
 }
@@ -64,6 +69,29 @@ function reservationSummary(row: OrderRow): Order['reservation'] {
       quantity,
       status: s,
     })),
+  };
+}
+
+type ReturnRow = Prisma.ReturnGetPayload<{ include: { items: true } }>;
+
+export function toReturnDto(row: ReturnRow): Return {
+  return {
+    returnId: row.id,
+    orderId: row.orderId,
+    status: row.status.toLowerCase() as Return['status'],
+    condition: (row.condition as Return['condition']) ?? null,
+    reason: row.reason,
+    items: row.items.map((item) => ({
+      productId: item.productId,
+      quantity: item.quantity,
+      unitPrice: item.unitPrice,
+      lineTotal: item.unitPrice * item.quantity,
+    })),
+    refundAmount: row.refundAmount,
+    refundedAmount: row.refundedAmount,
+    needsAttention: row.needsAttention,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
   };
 }
 
@@ -93,6 +121,7 @@ export function toOrderDto(row: OrderRow): Order {
     shipment: row.shipment
       ? { shipmentId: row.shipment.id, status: row.shipment.status, method: row.shipment.method }
       : null,
+    returns: row.returns.map(toReturnDto),
     cancellationReason: (row.cancellationReason as CancellationReason | null) ?? null,
     needsAttention: row.needsAttention,
     createdAt: row.createdAt.toISOString(),

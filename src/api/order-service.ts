@@ -226,6 +226,14 @@ export class OrderService {
     }
     if (current?.stage === 'CANCELLED') return current;
     if (current?.stage === 'CANCELLING') return undefined;
+    // After dispatch the catalog's answer is "start a return": say where (a delivered order's workflow is closed).
+    const returns = `start a return instead: POST /v1/orders/${orderId}/returns`;
+    if (current?.stage === 'SHIPPED' || current?.stage === 'COMPLETED') {
+      throw ApiError.conflict(
+        ErrorCode.ORDER_NOT_CANCELLABLE,
+        `the order was dispatched (stage ${current.stage}); ${returns}`
+      );
+    }
     const cancelled = this.runUpdate(orderId, ErrorCode.ORDER_NOT_CANCELLABLE, async (handle) => {
       const update = await handle.startUpdate(cancelOrderUpdate, {
         args: [{ requestId: context.updateId, reason }],
@@ -233,6 +241,15 @@ export class OrderService {
         waitForStage: WorkflowUpdateStage.ACCEPTED,
       });
       return update.result();
+    }).catch((error: unknown) => {
+      // The workflow's refusal says "start a return"; the answer also names the route.
+      if (error instanceof ApiError && error.message.includes('start a return') && !error.message.includes('POST')) {
+        throw ApiError.conflict(
+          ErrorCode.ORDER_NOT_CANCELLABLE,
+          `${error.message}: POST /v1/orders/${orderId}/returns`
+        );
+      }
+      throw error;
     });
     // Left running past the deadline, the update still completes in the workflow; its outcome is read by polling.
     cancelled.catch(() => undefined);

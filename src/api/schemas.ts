@@ -94,6 +94,53 @@ export const ListOrdersQuery = z.strictObject({
 
 export const OrderIdParams = z.strictObject({ orderId: Uuid });
 
+export const ReturnCreate = z
+  .strictObject({
+    items: z
+      .array(z.strictObject({ productId: Uuid, quantity: z.number().int().min(1).max(1000) }))
+      .min(1, 'a return needs at least one item')
+      .max(50, 'at most 50 lines per return')
+      .refine(
+        (items) => new Set(items.map((item) => item.productId)).size === items.length,
+        'each product may appear once'
+      ),
+    reason: text(500).openapi({ example: 'too small' }),
+  })
+  .openapi('ReturnCreate');
+
+export const ReturnStatusUpdate = z
+  .strictObject({
+    status: z.enum(['received', 'rejected']),
+    condition: z
+      .enum(['resellable', 'damaged'])
+      .optional()
+      .openapi({ description: 'For `received`: resellable units are restocked (the default), damaged ones are not' }),
+  })
+  .openapi('ReturnStatusUpdate');
+
+export const ReturnIdParams = z.strictObject({ returnId: Uuid });
+
+export const Return = z
+  .object({
+    returnId: Uuid,
+    orderId: Uuid,
+    status: z.enum(['requested', 'received', 'rejected']),
+    condition: z.enum(['resellable', 'damaged']).nullable(),
+    reason: z.string(),
+    items: z.array(
+      z.object({ productId: Uuid, quantity: z.number().int(), unitPrice: MinorUnits, lineTotal: MinorUnits })
+    ),
+    refundAmount: MinorUnits.openapi({ description: "The returned lines' captured amount, refunded on receipt" }),
+    refundedAmount: MinorUnits,
+    needsAttention: z.boolean().openapi({ description: 'The refund keeps failing and waits for an operator' }),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .openapi('Return');
+export type Return = z.infer<typeof Return>;
+
+export const ReturnList = z.object({ orderId: Uuid, returns: z.array(Return) }).openapi('ReturnList');
+
 const Money = z.strictObject({ amount: MinorUnits, currency: Currency }).openapi('Money');
 
 export const Order = z
@@ -126,6 +173,7 @@ export const Order = z
         status: z.enum(['none', 'authorized', 'captured', 'voided', 'refunded', 'failed']),
         authorizedAmount: MinorUnits.nullable(),
         capturedAmount: MinorUnits.nullable(),
+        refundedAmount: MinorUnits.openapi({ description: 'Refunded of the capture (cancellation or returns)' }),
         authorizationExpiresAt: z.iso.datetime().nullable(),
       })
       .openapi('PaymentSummary'),
@@ -141,6 +189,7 @@ export const Order = z
       .object({ shipmentId: Uuid, status: z.string(), method: z.string() })
       .nullable()
       .openapi('ShipmentSummary'),
+    returns: z.array(Return),
     cancellationReason: CancellationReasonEnum.nullable(),
     needsAttention: z.boolean(),
     createdAt: z.iso.datetime(),
@@ -219,7 +268,18 @@ export const Product = z
   })
   .openapi('Product');
 
-const WarehouseId = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, dash or underscore');
+// The catalog's AddInventory and UpdateInventory say `format: uuid`; short codes such as WH-MAIN stay accepted. The
+// column is TEXT: the limits are the request's (a UUID's 36 characters, or a code of at most 32).
+const WarehouseId = z
+  .string()
+  .regex(
+    /^(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[A-Za-z0-9_-]{1,32})$/,
+    'a UUID, or a code of up to 32 letters, digits, dashes or underscores'
+  )
+  .openapi({
+    description: 'The warehouse: a UUID as in the catalog, or a short code such as WH-MAIN',
+    example: '7c9e6679-7425-40de-944b-e07fc1f90ae7',
+  });
 
 export const AddInventory = z
   .strictObject({

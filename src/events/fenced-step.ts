@@ -14,6 +14,21 @@ async function claimStep(tx: Tx, orderId: string, seq: number): Promise<boolean>
   return claimed === 1;
 }
 
+/**
+ * The same fence on a return: a return's ReturnWorkflow numbers its own steps, and the order's workflow may still be
+ * running (shipped, not delivered), so the two must not share one sequence.
+ */
+async function claimReturnStep(tx: Tx, returnId: string, seq: number): Promise<boolean> {
+  const claimed = await tx.$executeRaw`
+    UPDATE returns SET step_seq = ${seq}, updated_at = now() WHERE id = ${returnId}::uuid AND step_seq < ${seq}`;
+  return claimed === 1;
+}
+
+/** The input of a return's fenced step: `seq` is numbered by the return's workflow. */
+export interface ReturnStepInput extends StepInput {
+  returnId: string;
+}
+
 /** The work of a step: changes rows inside the transaction and returns the events that report them. */
 export type StepWork = (tx: Tx) => Promise<readonly DomainEvent[]>;
 
@@ -28,9 +43,23 @@ export interface FencedStep {
  * and append its events to the outbox. A stale or repeated step runs no work and publishes nothing.
  */
 export function fencedStep(db: Db, outbox: OutboxWriter): FencedStep {
-  return <T>(input: StepInput, work: StepWork, answer?: (tx: Tx) => Promise<T>) =>
+  return fenced(db, outbox, (tx, input: StepInput) => claimStep(tx, input.orderId, input.seq));
+}
+
+export interface FencedReturnStep {
+  <T>(input: ReturnStepInput, work: StepWork, answer: (tx: Tx) => Promise<T>): Promise<T>;
+  (input: ReturnStepInput, work: StepWork): Promise<void>;
+}
+
+/** `fencedStep` for a return's steps, claimed on the return's own sequence. */
+export function fencedReturnStep(db: Db, outbox: OutboxWriter): FencedReturnStep {
+  return fenced(db, outbox, (tx, input: ReturnStepInput) => claimReturnStep(tx, input.returnId, input.seq));
+}
+
+function fenced<I extends StepInput>(db: Db, outbox: OutboxWriter, claim: (tx: Tx, input: I) => Promise<boolean>) {
+  return <T>(input: I, work: StepWork, answer?: (tx: Tx) => Promise<T>) =>
     db.$transaction(async (tx) => {
-      if (await claimStep(tx, input.orderId, input.seq)) await outbox.append(tx, await work(tx));
+      if (await claim(tx, input)) await outbox.append(tx, await work(tx));
       return answer?.(tx);
     });
 }

@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.js';
+import type { Db, Tx } from '../db/client.js';
 import type { Causation } from '../domain/causation.js';
 import type { StockChange, StockLevel } from '../events/inventory-events.js';
 import { AdjustmentType, stockChangeEvents } from '../events/inventory-events.js';
@@ -13,6 +13,8 @@ export interface StockAdjustment extends Causation {
   /** Identifies the adjustment, so the same request or message applied twice changes stock once. */
   adjustmentId: string;
   reason?: string;
+  /** The order the units came back from (a return's restock). */
+  orderId?: string;
 }
 
 export class InsufficientStockError extends Error {
@@ -29,34 +31,47 @@ export class InsufficientStockError extends Error {
  * level as it is now. Removing more than is available (reserved units included) is refused.
  */
 export async function adjustStock(db: Db, outbox: OutboxWriter, adjustment: StockAdjustment): Promise<StockLevel> {
+  return db.$transaction((tx) => applyStockAdjustment(tx, outbox, adjustment));
+}
+
+/** The adjustment inside a caller's transaction (a return's fenced step restocks with it). */
+export async function applyStockAdjustment(
+  tx: Tx,
+  outbox: OutboxWriter,
+  adjustment: StockAdjustment
+): Promise<StockLevel> {
   const { productId, warehouseId, quantityChange } = adjustment;
-  return db.$transaction(async (tx) => {
-    await tx.$executeRaw`
-      INSERT INTO inventory_items (product_id, warehouse_id) VALUES (${productId}::uuid, ${warehouseId})
-      ON CONFLICT DO NOTHING`;
-    const before = await lockLevel(tx, productId, warehouseId);
-    if (!before) throw new InsufficientStockError(`product ${productId} does not exist`);
-    const claimed = await tx.$executeRaw`
-      INSERT INTO stock_adjustments (adjustment_id, product_id, warehouse_id, quantity_change)
-      VALUES (${adjustment.adjustmentId}, ${productId}::uuid, ${warehouseId}, ${quantityChange})
-      ON CONFLICT (adjustment_id) DO NOTHING`;
-    if (claimed === 0) return level(before);
-    if (before.on_hand - before.reserved + quantityChange < 0) {
-      throw new InsufficientStockError(
-        `cannot remove ${-quantityChange} units: only ${before.on_hand - before.reserved} are available`
-      );
-    }
-    const after = await shiftLevel(tx, productId, warehouseId, { onHand: quantityChange, reserved: 0 });
-    const change: StockChange = {
-      before: level(before),
-      after: level(after!),
-      adjustmentType: quantityChange >= 0 ? AdjustmentType.RESTOCKED : AdjustmentType.ADJUSTED,
-      ...(adjustment.reason ? { reason: adjustment.reason } : {}),
-    };
-    await outbox.append(
-      tx,
-      stockChangeEvents(change, `stock:${adjustment.adjustmentId}`, adjustment.adjustmentId, adjustment)
+  await tx.$executeRaw`
+    INSERT INTO inventory_items (product_id, warehouse_id) VALUES (${productId}::uuid, ${warehouseId})
+    ON CONFLICT DO NOTHING`;
+  const before = await lockLevel(tx, productId, warehouseId);
+  if (!before) throw new InsufficientStockError(`product ${productId} does not exist`);
+  const claimed = await tx.$executeRaw`
+    INSERT INTO stock_adjustments (adjustment_id, product_id, warehouse_id, quantity_change)
+    VALUES (${adjustment.adjustmentId}, ${productId}::uuid, ${warehouseId}, ${quantityChange})
+    ON CONFLICT (adjustment_id) DO NOTHING`;
+  if (claimed === 0) return level(before);
+  if (before.on_hand - before.reserved + quantityChange < 0) {
+    throw new InsufficientStockError(
+      `cannot remove ${-quantityChange} units: only ${before.on_hand - before.reserved} are available`
     );
-    return change.after;
-  });
+  }
+  const after = await shiftLevel(tx, productId, warehouseId, { onHand: quantityChange, reserved: 0 });
+  const change: StockChange = {
+    before: level(before),
+    after: level(after!),
+    adjustmentType: quantityChange >= 0 ? AdjustmentType.RESTOCKED : AdjustmentType.ADJUSTED,
+    ...(adjustment.reason ? { reason: adjustment.reason } : {}),
+    ...(adjustment.orderId ? { orderId: adjustment.orderId } : {}),
+  };
+  await outbox.append(
+    tx,
+    stockChangeEvents(
+      change,
+      `stock:${adjustment.adjustmentId}`,
+      adjustment.orderId ?? adjustment.adjustmentId,
+      adjustment
+    )
+  );
+  return change.after;
 }

@@ -96,15 +96,20 @@ export function gate(name: keyof ActivityMap) {
 }
 
 /**
- * Replays the order's history on a fresh replay worker: the code must reproduce every command it recorded. With
+ * Replays the order's history (or another workflow's of the order, e.g. a return's) on a fresh replay worker: the code must reproduce every command it recorded. With
  * RECORD_HISTORIES=1 the history is also saved as a fixture that CI replays from then on.
  */
-export async function expectReplays(system: TestSystem, orderId: string, fixtureName?: string): Promise<void> {
-  const history = await handle(system, orderId).fetchHistory();
+export async function expectReplays(
+  system: TestSystem,
+  orderId: string,
+  fixtureName?: string,
+  workflowId = orderWorkflowId(orderId)
+): Promise<void> {
+  const history = await system.resources.temporal.workflow.getHandle(workflowId).fetchHistory();
   await Worker.runReplayHistory(
     { workflowBundle: await workflowBundle(), dataConverter: dataConverter(system.resources.codec) },
     history,
-    orderWorkflowId(orderId)
+    workflowId
   );
   // The environment is read here only to let a developer refresh the recorded fixtures.
   if (fixtureName && process.env.RECORD_HISTORIES === '1') {

@@ -24,7 +24,8 @@ import { CancellationReason, SETTLED_STAGES } from '../../domain/order.js';
 
 const MAX_PREFER_WAIT_S = 30;
 
-function context(req: Request): RequestContext & { updateId: string; operationId: string } {
+/** Who asks, under which operation id, and the trace the request belongs to. */
+export function context(req: Request): RequestContext & { updateId: string; operationId: string } {
   return {
     operationId: req.operationId!,
     principal: req.principal!,
