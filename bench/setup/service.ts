@@ -13,7 +13,7 @@ import { startApiServer } from '../../src/api/server.js';
 import type { Config } from '../../src/config/config.js';
 import { loadConfig } from '../../src/config/config.js';
 import { connectNats } from '../../src/events/nats.js';
-import { createRelay } from '../../src/events/relay.js';
+import { createRelay, relayOptions } from '../../src/events/relay.js';
 import { deleteStreams, ensureStreams } from '../../src/events/streams.js';
 import { createLogger } from '../../src/logger.js';
 import { openResources } from '../../src/runtime.js';
@@ -99,8 +99,7 @@ export async function startService(setup: ServiceSetup, cleanup: Cleanup): Promi
   runWorker('order worker', orderWorker, connection, cleanup);
 
   const relay = createRelay(resources.db, resources.js, logger, {
-    pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
-    retentionMs: config.OUTBOX_RETENTION,
+    ...relayOptions(config),
   });
   cleanup.add('stop relay', () => relay.stop());
   relay.start();
@@ -115,6 +114,7 @@ export async function startService(setup: ServiceSetup, cleanup: Cleanup): Promi
     orderWorker,
     apiUrl: `http://127.0.0.1:${api.port}`,
     config: {
+      OUTBOX_LISTEN: config.OUTBOX_LISTEN,
       OUTBOX_POLL_INTERVAL: config.OUTBOX_POLL_INTERVAL,
       ORDER_CREATE_WAIT: config.ORDER_CREATE_WAIT,
       AUTH: config.AUTH,

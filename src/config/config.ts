@@ -48,7 +48,10 @@ const configSchema = z.object({
   /** How long a cancel waits for the compensations (release, void or refund) before answering 202. */
   CANCEL_WAIT: durationMs.default(10_000),
   COMPENSATION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
-  OUTBOX_POLL_INTERVAL: durationMs.default(200),
+  /** The relay is woken by LISTEN/NOTIFY at each outbox commit (off: it only polls, e.g. behind a transaction pooler). */
+  OUTBOX_LISTEN: z.enum(['on', 'off']).default('on'),
+  /** How often the relay looks for events anyway: the fallback when listening, the pace when not (then use ~200ms). */
+  OUTBOX_POLL_INTERVAL: durationMs.default(2_000),
   OUTBOX_RETENTION: durationMs.default(7 * 86_400_000),
   IDEMPOTENCY_KEY_TTL: durationMs.default(86_400_000),
   RESERVATION_SWEEP_INTERVAL: durationMs.default(60_000),
