@@ -43,7 +43,7 @@ export async function openWorld(options: Options, cleanup: Cleanup): Promise<Wor
   const databaseName = `orders_bench_${runId}`;
   const databaseUrl = await openDatabase(baseUrl, databaseName, cleanup);
   await openStreams(natsUrl, eventsEnv, cleanup);
-  const temporal = await openTemporal(options.backend, resultsDir, runId, cleanup);
+  const temporal = await openTemporal(options.backend, { resultsDir, runId, postgresUrl: baseUrl }, cleanup);
   log(
     `Temporal (${options.backend.kind}) on ${temporal.address} (pid ${temporal.pid ?? '?'}), database ${databaseName}`
   );
