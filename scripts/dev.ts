@@ -42,7 +42,7 @@ async function main() {
   const { openResources } = await import('../src/runtime.js');
   const { startApiServer } = await import('../src/api/server.js');
   const { createOrderWorker } = await import('../src/worker/worker.js');
-  const { createRelay } = await import('../src/events/relay.js');
+  const { createRelay, relayOptions } = await import('../src/events/relay.js');
   const { startReservationSweeper } = await import('../src/inventory/sweep.js');
   const { startConsumers } = await import('../src/events/consumers/index.js');
   const { createSimulatedGateway } = await import('../src/payments/gateway.js');
@@ -88,8 +88,7 @@ async function main() {
   const sweeper = startReservationSweeper(resources.db, config.RESERVATION_SWEEP_INTERVAL, logger);
   defer(() => sweeper.stop());
   const relay = createRelay(resources.db, resources.js, logger, {
-    pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
-    retentionMs: config.OUTBOX_RETENTION,
+    ...relayOptions(config),
     onPublish: (outcome, type) => metrics.outboxPublished.inc({ type, outcome }),
   });
   relay.start();

@@ -7,9 +7,11 @@ export const HELP = `npm run bench -- [options]
   --concurrency C      the concurrency of F-T-park, F-P and of the CPU and commit counts (default 10)
   --orders N           measured items per scenario at C >= 10; below, min(N, max(20, 20 x C)) (default 200)
   --backend dev|postgres  Temporal server: dev = an in-memory dev server started for the run (default);
-                       postgres = an already-running server on PostgreSQL, at --temporal-address
-  --temporal-address host:port  the postgres back end's frontend (required with --backend postgres)
+                       postgres = Temporal server 1.29.1 on PostgreSQL, provisioned for the run as npm run
+                       cluster does (own databases and ports, removed at the end), or the one at --temporal-address
+  --temporal-address host:port  with --backend postgres: an already-running server (npm run cluster) instead
   --temporal-databases a,b  PostgreSQL databases of that server, whose backends count as Temporal server CPU
+                       (default temporal,temporal_visibility; only with --temporal-address)
                        (default temporal,temporal_visibility)
   --warmup N           discarded items before measuring, per kind (default 30)
   --products N         products the orders spread over (default 20; fewer = hotter stock rows)
@@ -28,7 +30,8 @@ export const HELP = `npm run bench -- [options]
 /** A bad command line: reported as one line with the usage, no stack. */
 export class UsageError extends Error {}
 
-export type Backend = { kind: 'dev' } | { kind: 'postgres'; address: string; databases: string[] };
+/** postgres without `running`: the bench provisions its own server for the run. */
+export type Backend = { kind: 'dev' } | { kind: 'postgres'; running?: { address: string; databases: string[] } };
 
 export interface Options {
   sweep: number[];
@@ -79,7 +82,7 @@ export function parseOptions(argv: string[]): Options | undefined {
         orders: { type: 'string', default: '200' },
         backend: { type: 'string', default: 'dev' },
         'temporal-address': { type: 'string' },
-        'temporal-databases': { type: 'string', default: 'temporal,temporal_visibility' },
+        'temporal-databases': { type: 'string' },
         warmup: { type: 'string', default: '30' },
         products: { type: 'string', default: '20' },
         lines: { type: 'string', default: '2' },
@@ -104,18 +107,24 @@ export function parseOptions(argv: string[]): Options | undefined {
   const sweep = values.sweep.split(',').map((value) => int('sweep', value.trim(), 1, 1_000));
   const kind = oneOf('backend', values.backend, ['dev', 'postgres'] as const);
   const address = values['temporal-address'];
-  if (kind === 'postgres' && !address) {
-    throw new UsageError('--backend postgres needs --temporal-address host:port of a running Temporal server');
-  }
   if (kind === 'dev' && address) throw new UsageError('--temporal-address applies to --backend postgres only');
+  const databases = values['temporal-databases'];
+  if (databases !== undefined && !address) {
+    throw new UsageError('--temporal-databases describes the server at --temporal-address; give both or neither');
+  }
   return {
     sweep: [...new Set([...sweep, concurrency])].sort((a, b) => a - b),
     concurrency,
     orders: int('orders', values.orders, 1, 100_000),
     backend:
-      kind === 'postgres'
-        ? { kind, address: address!, databases: values['temporal-databases'].split(',').filter(Boolean) }
-        : { kind },
+      kind === 'dev'
+        ? { kind }
+        : address
+          ? {
+              kind,
+              running: { address, databases: (databases ?? 'temporal,temporal_visibility').split(',').filter(Boolean) },
+            }
+          : { kind },
     warmup: int('warmup', values.warmup, 0, 100_000),
     products: int('products', values.products, 1, 10_000),
     lines: int('lines', values.lines, 1, 50),

@@ -6,7 +6,7 @@ export interface HistoryShape {
   events: number;
   /** Regular activities scheduled, by type, in order. */
   activities: string[];
-  /** Local activities (MarkerRecorded events). */
+  /** Local activities (MarkerRecorded events of the local activity kind; patch markers are not counted). */
   localActivities: number;
   /** For each local activity, the index of the regular activity scheduled before it (the floor's `localAfter`). */
   localAfter: number[];
@@ -34,6 +34,12 @@ function kind(event: HistoryEvent): string {
   return 'Unknown';
 }
 
+/** The SDK core records a local activity as marker `core_local_activity`, a patched() call as `core_patch`. */
+function isLocalActivityMarker(event: HistoryEvent): boolean {
+  const attributes = event.markerRecordedEventAttributes as { markerName?: string } | undefined;
+  return attributes?.markerName === 'core_local_activity';
+}
+
 function shape(events: HistoryEvent[]): HistoryShape {
   const result: HistoryShape = {
     events: events.length,
@@ -50,7 +56,7 @@ function shape(events: HistoryEvent[]): HistoryShape {
     if (type === 'ActivityTaskScheduled') {
       const attributes = event.activityTaskScheduledEventAttributes as { activityType?: { name?: string } };
       result.activities.push(attributes.activityType?.name ?? '?');
-    } else if (type === 'MarkerRecorded') {
+    } else if (type === 'MarkerRecorded' && isLocalActivityMarker(event)) {
       result.localActivities += 1;
       result.localAfter.push(result.activities.length - 1);
     } else if (type === 'WorkflowTaskCompleted') {

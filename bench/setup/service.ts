@@ -13,12 +13,12 @@ import { startApiServer } from '../../src/api/server.js';
 import type { Config } from '../../src/config/config.js';
 import { loadConfig } from '../../src/config/config.js';
 import { connectNats } from '../../src/events/nats.js';
-import { createRelay } from '../../src/events/relay.js';
+import { createRelay, relayOptions } from '../../src/events/relay.js';
 import { deleteStreams, ensureStreams } from '../../src/events/streams.js';
 import { createLogger } from '../../src/logger.js';
 import { openResources } from '../../src/runtime.js';
 import { connectWorker } from '../../src/temporal/connection.js';
-import { createOrderWorker, workflowsPath } from '../../src/worker/worker.js';
+import { createOrderWorker, workerTuning, workflowsPath } from '../../src/worker/worker.js';
 import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes.js';
 import type { Cleanup } from '../lib/cleanup.js';
 import type { FloorProduct } from '../lib/pg-floor.js';
@@ -32,6 +32,8 @@ export interface ServiceSetup {
   temporalAddress: string;
   eventsEnv: string;
   runId: string;
+  /** WORKER_* settings (worker tuning) to measure, as the service's configuration takes them. */
+  workerSettings: Record<string, string>;
 }
 
 /** The outbox relay, as the scenarios drive it: paused while the database's counters are read. */
@@ -61,8 +63,8 @@ export async function openStreams(natsUrl: string, eventsEnv: string, cleanup: C
 }
 
 /**
- * The service as deployed, in this process: its connections, the order worker (SDK default options, pre-bundled
- * workflow code), the outbox relay and the API (AUTH=off, LOG_LEVEL=silent).
+ * The service as deployed, in this process: its connections, the order worker (SDK default options unless WORKER_*
+ * variables set them, pre-bundled workflow code), the outbox relay and the API (AUTH=off, LOG_LEVEL=silent).
  */
 export async function startService(setup: ServiceSetup, cleanup: Cleanup): Promise<RunningService> {
   const config: Config = loadConfig({
@@ -76,6 +78,7 @@ export async function startService(setup: ServiceSetup, cleanup: Cleanup): Promi
     PAYLOAD_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
     LOG_LEVEL: 'silent',
     RATE_LIMIT_PER_MINUTE: '100000000',
+    ...setup.workerSettings,
   });
   const logger = createLogger(config.LOG_LEVEL, 'bench');
   const resources = await openResources(config, 'orders-bench');
@@ -94,13 +97,12 @@ export async function startService(setup: ServiceSetup, cleanup: Cleanup): Promi
     db: resources.db,
     outbox: resources.outbox,
     gateway: createSimulatedGateway(resources.db),
-    overrides: { workflowBundle },
+    overrides: { ...workerTuning(config), workflowBundle },
   });
   runWorker('order worker', orderWorker, connection, cleanup);
 
   const relay = createRelay(resources.db, resources.js, logger, {
-    pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
-    retentionMs: config.OUTBOX_RETENTION,
+    ...relayOptions(config),
   });
   cleanup.add('stop relay', () => relay.stop());
   relay.start();
@@ -115,6 +117,7 @@ export async function startService(setup: ServiceSetup, cleanup: Cleanup): Promi
     orderWorker,
     apiUrl: `http://127.0.0.1:${api.port}`,
     config: {
+      OUTBOX_LISTEN: config.OUTBOX_LISTEN,
       OUTBOX_POLL_INTERVAL: config.OUTBOX_POLL_INTERVAL,
       ORDER_CREATE_WAIT: config.ORDER_CREATE_WAIT,
       AUTH: config.AUTH,

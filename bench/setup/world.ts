@@ -35,6 +35,11 @@ export async function openWorld(options: Options, cleanup: Cleanup): Promise<Wor
   // The environment is read here only to let a developer point the bench at other servers, as the tests do.
   const baseUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/orders';
   const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+  const workerSettings = Object.fromEntries(
+    Object.entries(process.env).filter(
+      (entry): entry is [string, string] => entry[0].startsWith('WORKER_') && !!entry[1]
+    )
+  );
   const resultsDir = join(ROOT, 'bench-results');
   mkdirSync(resultsDir, { recursive: true });
   log(`run ${runId}: ${JSON.stringify(options)}`);
@@ -43,12 +48,12 @@ export async function openWorld(options: Options, cleanup: Cleanup): Promise<Wor
   const databaseName = `orders_bench_${runId}`;
   const databaseUrl = await openDatabase(baseUrl, databaseName, cleanup);
   await openStreams(natsUrl, eventsEnv, cleanup);
-  const temporal = await openTemporal(options.backend, resultsDir, runId, cleanup);
+  const temporal = await openTemporal(options.backend, { resultsDir, runId, postgresUrl: baseUrl }, cleanup);
   log(
     `Temporal (${options.backend.kind}) on ${temporal.address} (pid ${temporal.pid ?? '?'}), database ${databaseName}`
   );
   const service = await startService(
-    { databaseUrl, natsUrl, temporalAddress: temporal.address, eventsEnv, runId },
+    { databaseUrl, natsUrl, temporalAddress: temporal.address, eventsEnv, runId, workerSettings },
     cleanup
   );
   if (options.backend.kind === 'postgres') await registerSearchAttributes(temporal.address, service.namespace);

@@ -116,36 +116,40 @@ export function createPaymentActivities(db: Db, step: FencedStep, gateway: Payme
       );
       const expiresAt = new Date(Date.now() + input.holdMs);
       const facts = paymentFacts(input);
-      await step(input, async (tx) => {
-        await recordPayment(tx, 'AUTHORIZATION', input, result, result.ok ? { expiresAt } : {});
-        const timestamp = new Date().toISOString();
-        const outcome = result.ok
-          ? paymentEvent('PaymentProcessed', '1.0.0', facts, input, {
-              transactionId: result.reference,
-              paymentMethod: input.method,
-              status: 'confirmed',
-              confirmationDetails: { gatewayResponse: 'Approved', transactionId: result.reference },
-              timestamp,
-            })
-          : {
-              ...paymentEvent('PaymentFailed', '0.0.1', facts, input, {}),
-              data: {
-                paymentId: facts.paymentId,
-                amount: toDecimal(input.amount, input.currency),
-                currency: input.currency,
-                failureReason: result.code,
-                failureMessage: result.message,
-                metadata: { customerId: input.customerId, orderId: input.orderId },
-                canRetry: false,
+      const stored = await step(
+        input,
+        async (tx) => {
+          await recordPayment(tx, 'AUTHORIZATION', input, result, result.ok ? { expiresAt } : {});
+          const timestamp = new Date().toISOString();
+          const outcome = result.ok
+            ? paymentEvent('PaymentProcessed', '1.0.0', facts, input, {
+                transactionId: result.reference,
+                paymentMethod: input.method,
+                status: 'confirmed',
+                confirmationDetails: { gatewayResponse: 'Approved', transactionId: result.reference },
                 timestamp,
-              },
-            };
-        return [
-          paymentEvent('PaymentInitiated', '0.0.1', facts, input, { paymentMethod: input.method, timestamp }),
-          outcome,
-        ];
-      });
-      const stored = await db.payment.findUniqueOrThrow({ where: { idempotencyKey: input.idempotencyKey } });
+              })
+            : {
+                ...paymentEvent('PaymentFailed', '0.0.1', facts, input, {}),
+                data: {
+                  paymentId: facts.paymentId,
+                  amount: toDecimal(input.amount, input.currency),
+                  currency: input.currency,
+                  failureReason: result.code,
+                  failureMessage: result.message,
+                  metadata: { customerId: input.customerId, orderId: input.orderId },
+                  canRetry: false,
+                  timestamp,
+                },
+              };
+          return [
+            paymentEvent('PaymentInitiated', '0.0.1', facts, input, { paymentMethod: input.method, timestamp }),
+            outcome,
+          ];
+        },
+        // Read in the step's transaction: one commit fewer per order than a read of its own.
+        (tx) => tx.payment.findUniqueOrThrow({ where: { idempotencyKey: input.idempotencyKey } })
+      );
       if (stored.status === 'FAILED')
         throw declined(stored.failureCode ?? 'card_declined', stored.failureMessage ?? 'declined');
       return { paymentId: stored.id, expiresAt: (stored.expiresAt ?? expiresAt).getTime() };

@@ -50,7 +50,10 @@ const configSchema = z.object({
   /** How long after delivery a customer may start a return; a shipped, not yet delivered order may always return. */
   RETURN_WINDOW: durationMs.default(30 * 86_400_000),
   COMPENSATION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
-  OUTBOX_POLL_INTERVAL: durationMs.default(200),
+  /** The relay is woken by LISTEN/NOTIFY at each outbox commit (off: it only polls, e.g. behind a transaction pooler). */
+  OUTBOX_LISTEN: z.enum(['on', 'off']).default('on'),
+  /** How often the relay looks for events anyway: the fallback when listening, the pace when not (then use ~200ms). */
+  OUTBOX_POLL_INTERVAL: durationMs.default(2_000),
   OUTBOX_RETENTION: durationMs.default(7 * 86_400_000),
   IDEMPOTENCY_KEY_TTL: durationMs.default(86_400_000),
   RESERVATION_SWEEP_INTERVAL: durationMs.default(60_000),
@@ -77,6 +80,17 @@ const configSchema = z.object({
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   /** Unset: each role takes its own default (see DEFAULT_METRICS_PORTS) so all of them fit on one host. */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /**
+   * Worker tuning (Temporal SDK options); unset, the SDK's defaults apply: cache sized from memory, 40 workflow tasks,
+   * 100 activities and 100 local activities at once, pollers min(10, slots). On the 2-core bench the order is CPU-bound
+   * long before any of these binds (bench/README.md).
+   */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).optional(),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).optional(),
+  WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES: z.coerce.number().int().min(1).optional(),
+  WORKER_WORKFLOW_TASK_POLLERS: z.coerce.number().int().min(2).optional(),
+  WORKER_ACTIVITY_TASK_POLLERS: z.coerce.number().int().min(1).optional(),
   /** The worker's Temporal core runtime metrics (task slots, poll latency, sticky cache) on METRICS_HOST. */
   TEMPORAL_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9467),
 });

@@ -3,7 +3,7 @@ import { serveMetrics } from '../metrics/process.js';
 import { runProcess } from '../process.js';
 import { openResources } from '../runtime.js';
 import { openTracing } from '../tracing/open.js';
-import { createRelay } from './relay.js';
+import { createRelay, relayOptions } from './relay.js';
 
 runProcess('relay', async (config, logger) => {
   const tracing = await openTracing(config, 'relay');
@@ -13,8 +13,7 @@ runProcess('relay', async (config, logger) => {
   registerStateGauges(metrics, resources.db);
   const metricsServer = await serveMetrics(config, 'relay', metrics, logger);
   const relay = createRelay(resources.db, resources.js, logger, {
-    pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
-    retentionMs: config.OUTBOX_RETENTION,
+    ...relayOptions(config),
     onPublish: (outcome, type) => metrics.outboxPublished.inc({ type, outcome }),
   });
   relay.start();

@@ -1,12 +1,20 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
 import type { Db } from '../db/client.js';
+import { listenForOutboxInserts } from './outbox-listener.js';
 import { currentTraceparent, inEventSpan, ORDER_ID_ATTRIBUTE } from '../tracing/spans.js';
 
 export interface RelayOptions {
   batchSize?: number;
+  /** How long an idle relay waits before looking again; with `listen`, only the fallback for missed wake-ups. */
   pollIntervalMs: number;
+  /**
+   * LISTEN on this database for outbox inserts (the outbox trigger NOTIFYs at commit): the relay runs a batch as
+   * soon as events are committed instead of on its next poll.
+   */
+  listen?: { databaseUrl: string; reconnectMs?: number };
   /** Published rows older than this are deleted; the stream keeps its own copy. */
   retentionMs: number;
   /**
@@ -22,6 +30,15 @@ export interface RelayOptions {
   aggregateBackoff?: { initialMs: number; maxMs: number };
   /** Told about every publish attempt, for metrics. */
   onPublish?: (outcome: 'published' | 'failed', type: string) => void;
+}
+
+/** The relay's settings as the processes configure it. */
+export function relayOptions(config: Config): Pick<RelayOptions, 'pollIntervalMs' | 'retentionMs' | 'listen'> {
+  return {
+    pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
+    retentionMs: config.OUTBOX_RETENTION,
+    ...(config.OUTBOX_LISTEN === 'on' ? { listen: { databaseUrl: config.DATABASE_URL } } : {}),
+  };
 }
 
 /** Delay before the next attempt of an aggregate whose head row has failed `attempts` times. */
@@ -81,6 +98,31 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
   let running = false;
   let stopped: Promise<void> = Promise.resolve();
   let lastPrune = 0;
+  // A wake-up that came while a batch ran makes the next wait return at once: that batch may have read before the
+  // notifying transaction committed.
+  let wakeRequested = false;
+  let endWait: (() => void) | undefined;
+
+  function wake(): void {
+    wakeRequested = true;
+    endWait?.();
+  }
+
+  /** Waits `ms`, or less when woken (unless `ignoreWake`: a relay backing off from an outage keeps its pace). */
+  async function wait(ms: number, ignoreWake: boolean): Promise<void> {
+    if (wakeRequested && !ignoreWake) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(finish, ms);
+      function finish() {
+        clearTimeout(timer);
+        endWait = undefined;
+        resolve();
+      }
+      endWait = () => {
+        if (!running || !ignoreWake) finish();
+      };
+    });
+  }
 
   async function runBatch(): Promise<BatchResult> {
     return db.$transaction(
@@ -179,9 +221,13 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
   }
 
   async function loop(): Promise<void> {
-    let delay = options.pollIntervalMs;
+    // An outage backoff starts short even when the poll interval is long (a listening relay polls rarely).
+    const firstOutageDelay = Math.min(options.pollIntervalMs, 200);
+    let outageDelay = firstOutageDelay;
     while (running) {
       let result: BatchResult;
+      // Cleared before the batch reads: a notification delivered from here on is for rows it may not see.
+      wakeRequested = false;
       try {
         result = await runBatch();
         await prune();
@@ -191,13 +237,14 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
       }
       if (result.transportDown) {
         // NATS or Postgres is away: back off exponentially, up to 5 s.
-        delay = Math.min(delay * 2, 5_000);
-      } else {
-        delay = options.pollIntervalMs;
-        // More may be waiting; a refused aggregate is already parked until its next_attempt_at.
-        if (result.published > 0) continue;
+        outageDelay = Math.min(outageDelay * 2, 5_000);
+        await wait(outageDelay, true);
+        continue;
       }
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      outageDelay = firstOutageDelay;
+      // More may be waiting; a refused aggregate is already parked until its next_attempt_at.
+      if (result.published > 0) continue;
+      await wait(options.pollIntervalMs, false);
     }
   }
 
@@ -205,10 +252,14 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
     start(): void {
       if (running) return;
       running = true;
-      stopped = loop();
+      const listener = options.listen
+        ? listenForOutboxInserts(options.listen.databaseUrl, logger, wake, options.listen.reconnectMs)
+        : undefined;
+      stopped = loop().finally(() => listener?.close());
     },
     async stop(): Promise<void> {
       running = false;
+      endWait?.();
       await stopped;
     },
     /** One pass, for tests and tools: how many events went out. */

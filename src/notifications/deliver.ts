@@ -52,11 +52,20 @@ export async function notifyCustomer(
   const title = TITLES[input.template];
   const message = `Order ${input.orderId}: ${title.toLowerCase()}.${input.details ? ` ${input.details}` : ''}`;
   let failed = 0;
+  const keyOf = (adapter: ChannelAdapter) => `${input.idempotencyKey}:${adapter.channel}`;
+  // What an earlier attempt already sent, for every channel in one query (not one per channel).
+  const sent = new Set(
+    (
+      await db.notification.findMany({
+        where: { idempotencyKey: { in: adapters.map(keyOf) }, status: 'sent' },
+        select: { idempotencyKey: true },
+      })
+    ).map((row) => row.idempotencyKey)
+  );
   for (const adapter of adapters) {
     beforeChannel(adapter.channel);
-    const key = `${input.idempotencyKey}:${adapter.channel}`;
-    const already = await db.notification.findUnique({ where: { idempotencyKey: key } });
-    if (already?.status === 'sent') continue;
+    const key = keyOf(adapter);
+    if (sent.has(key)) continue;
     let failureReason: string | null = null;
     try {
       await adapter.deliver({ userId: input.customerId, title, message });

@@ -64,18 +64,24 @@ export const PAYMENT_TEST_TOKENS = Object.keys(TEST_TOKENS);
 export function createSimulatedGateway(db: Db): PaymentGateway {
   async function remembered(operation: string, key: string, request: object, decide: () => GatewayResult) {
     const requestHash = createHash('sha256').update(JSON.stringify({ operation, request })).digest('hex');
-    const previous = await db.gatewayLedger.findUnique({ where: { idempotencyKey: key } });
-    if (previous) {
-      if (previous.requestHash !== requestHash) throw new IdempotencyKeyReusedError(key);
-      return previous.response as GatewayResult;
+    // One statement (one commit): record this answer unless the key has one, and return the key's answer. A call
+    // that raced this one and committed after the statement's snapshot is invisible to its SELECT: read it again.
+    const [answer] = await db.$queryRaw<{ request_hash: string; response: unknown }[]>`
+      WITH inserted AS (
+        INSERT INTO gateway_ledger (idempotency_key, operation, request_hash, response)
+        VALUES (${key}, ${operation}, ${requestHash}, ${JSON.stringify(decide())}::jsonb)
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING request_hash, response)
+      SELECT request_hash, response FROM inserted
+      UNION ALL
+      SELECT request_hash, response FROM gateway_ledger WHERE idempotency_key = ${key}
+      LIMIT 1`;
+    let stored = answer;
+    if (!stored) {
+      const row = await db.gatewayLedger.findUniqueOrThrow({ where: { idempotencyKey: key } });
+      stored = { request_hash: row.requestHash, response: row.response };
     }
-    const response = decide();
-    await db.gatewayLedger.createMany({
-      data: [{ idempotencyKey: key, operation, requestHash, response }],
-      skipDuplicates: true,
-    });
-    // A concurrent call with the same key may have won the insert: its answer is the one that counts.
-    const stored = await db.gatewayLedger.findUniqueOrThrow({ where: { idempotencyKey: key } });
+    if (stored.request_hash !== requestHash) throw new IdempotencyKeyReusedError(key);
     return stored.response as GatewayResult;
   }
 

@@ -9,7 +9,7 @@ import { openResources } from '../runtime.js';
 import { openTracing } from '../tracing/open.js';
 import { connectWorker } from '../temporal/connection.js';
 import { reconcileOrders } from './reconciler.js';
-import { createOrderWorker } from './worker.js';
+import { createOrderWorker, workerTuning } from './worker.js';
 
 runProcess('worker', async (config, logger) => {
   // The core runtime's own metrics (task slots, poll and schedule-to-start latency, sticky cache) are served by
@@ -35,6 +35,7 @@ runProcess('worker', async (config, logger) => {
     db: resources.db,
     outbox: resources.outbox,
     gateway: createSimulatedGateway(resources.db),
+    overrides: workerTuning(config),
     metrics,
     ...(tracing ? { tracing } : {}),
   });

@@ -3,6 +3,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import type { ActivityDeps } from '../activities/index.js';
+import type { Config } from '../config/config.js';
 import { createActivities } from '../activities/index.js';
 import { dataConverter } from '../temporal/payload-codec.js';
 import { activityMetrics } from '../metrics/activities.js';
@@ -23,6 +24,20 @@ export interface OrderWorkerOptions extends ActivityDeps {
   metrics?: ServiceMetrics;
   /** Spans for every workflow and activity task (the workflow's interceptors are bundled with it). */
   tracing?: Tracing;
+}
+
+/** The worker options set in the configuration (WORKER_*); the rest keep the SDK's defaults. */
+export function workerTuning(config: Config): Partial<WorkerOptions> {
+  const tuning: Partial<WorkerOptions> = {
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+    maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+    maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentLocalActivityExecutions: config.WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES,
+    maxConcurrentWorkflowTaskPolls: config.WORKER_WORKFLOW_TASK_POLLERS,
+    maxConcurrentActivityTaskPolls: config.WORKER_ACTIVITY_TASK_POLLERS,
+  };
+  // An option given as undefined would still count as set for the SDK's checks: leave unset ones out.
+  return Object.fromEntries(Object.entries(tuning).filter(([, value]) => value !== undefined));
 }
 
 /** The Temporal worker: OrderWorkflow plus every activity, on the `orders` task queue. */

@@ -319,6 +319,41 @@ describe('outbox relay under faults', () => {
     }
   });
 
+  it('is woken by the outbox commit (LISTEN/NOTIFY), also after its listening connection was killed', async () => {
+    // Polling once an hour: an event that goes out during this test went out because its commit woke the relay.
+    const relay = createRelay(scratch.db, js, logger, {
+      pollIntervalMs: 3_600_000,
+      retentionMs: 3_600_000,
+      listen: { databaseUrl: scratch.url, reconnectMs: 100 },
+    });
+    relay.start();
+    try {
+      const listening = () =>
+        scratch.db.$queryRaw<{ pid: number }[]>`
+          SELECT pid FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'orders-outbox-listener' AND query ILIKE 'LISTEN%'`;
+      await until(async () => ((await listening()).length === 1 ? true : undefined), 10_000, 'the relay to listen');
+      const [first, second] = [randomUUID(), randomUUID()];
+      await write([first], 0, 3);
+      await until(async () => ((await unpublished([first])) === 0 ? true : undefined), 10_000, 'the woken relay');
+
+      // The listener reconnects on its own, and events committed meanwhile are not left for the hourly poll.
+      const [{ pid }] = (await listening()) as [{ pid: number }];
+      await scratch.db.$queryRaw`SELECT pg_terminate_backend(${pid}::int)`;
+      await write([second], 0, 3);
+      await until(async () => ((await unpublished([second])) === 0 ? true : undefined), 10_000, 'after a reconnect');
+      await until(
+        async () => ((await listening()).some((row) => row.pid !== pid) ? true : undefined),
+        10_000,
+        'a new listening connection'
+      );
+      const stored = await readStream(js, jsm, ordersStream);
+      expect(streamOrder(stored, [first, second])).toEqual(await seqOrder([first, second]));
+    } finally {
+      await relay.stop();
+    }
+  });
+
   it('publishes in commit order when two transactions for one aggregate commit out of insert order', async () => {
     const relay = createRelay(scratch.db, js, logger, { pollIntervalMs: 10, retentionMs: 3_600_000 });
     relay.start();
@@ -361,10 +396,10 @@ describe('outbox relay under faults', () => {
       aggregateBackoff: { initialMs: 3_600_000, maxMs: 3_600_000 },
     });
     const [stuck, ...others] = Array.from({ length: 4 }, () => randomUUID());
-    relay.start();
     try {
       await write([stuck!], 0, 2);
-      // JetStream refuses a publish whose expected stream is another one: a message it will never take.
+      // JetStream refuses a publish whose expected stream is another one: a message it will never take. The relay
+      // starts once the row is spoiled: running, it could publish the row first.
       const head = await scratch.db.outbox.findFirstOrThrow({
         where: { aggregateId: stuck! },
         orderBy: { seq: 'asc' },
@@ -373,6 +408,7 @@ describe('outbox relay under faults', () => {
         where: { seq: head.seq },
         data: { headers: { 'Nats-Expected-Stream': 'NOPE' } },
       });
+      relay.start();
       await write(others, 0, 3);
       const backedOff = await until(
         async () => {

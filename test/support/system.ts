@@ -14,7 +14,7 @@ import type { Config, EventContext } from '../../src/config/config.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { CloudEvent } from '../../src/events/envelope.js';
 import type { Relay } from '../../src/events/relay.js';
-import { createRelay } from '../../src/events/relay.js';
+import { createRelay, relayOptions } from '../../src/events/relay.js';
 import { streamName } from '../../src/events/streams.js';
 import { createLogger } from '../../src/logger.js';
 import { activityMetrics } from '../../src/metrics/activities.js';
@@ -166,8 +166,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     options.relay === false
       ? undefined
       : createRelay(resources.db, resources.js, logger, {
-          pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
-          retentionMs: config.OUTBOX_RETENTION,
+          ...relayOptions(config),
           onPublish: (outcome, type) => metrics.outboxPublished.inc({ type, outcome }),
         });
   relay?.start();

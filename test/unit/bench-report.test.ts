@@ -108,9 +108,14 @@ describe('bench latency-throughput plot', () => {
 });
 
 describe('bench command line', () => {
-  it('refuses the postgres back end without the address of its server', () => {
-    expect(() => parseOptions(['--backend', 'postgres'])).toThrow(UsageError);
-    expect(() => parseOptions(['--backend', 'postgres'])).toThrow(/--temporal-address host:port/);
+  it('provisions the postgres back end unless given the address of a running server', () => {
+    expect(parseOptions(['--backend', 'postgres'])?.backend).toEqual({ kind: 'postgres' });
+    expect(parseOptions(['--backend', 'postgres', '--temporal-address', '127.0.0.1:7233'])?.backend).toEqual({
+      kind: 'postgres',
+      running: { address: '127.0.0.1:7233', databases: ['temporal', 'temporal_visibility'] },
+    });
+    expect(() => parseOptions(['--backend', 'postgres', '--temporal-databases', 'a,b'])).toThrow(UsageError);
+    expect(() => parseOptions(['--temporal-address', '127.0.0.1:7233'])).toThrow(/--backend postgres only/);
   });
 
   it('sweeps the given concurrencies plus --concurrency, ascending', () => {
