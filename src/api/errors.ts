@@ -3,6 +3,13 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ZodError } from 'zod';
 import { isDatabaseConnectionLost } from '../db/connection-errors.js';
+import type { OrderErrorCode } from '../orders/errors.js';
+import {
+  LinesNotOrderableError,
+  OrderError,
+  OrderTotalTooLargeError,
+  UpdateInterruptedError,
+} from '../orders/errors.js';
 
 /** Stable error codes: the `code` member of every problem document. Clients switch on these. */
 export const ErrorCode = {
@@ -62,6 +69,39 @@ export class ApiError extends Error {
   }
 }
 
+/** The HTTP answer to each refusal of the orders context: status and problem code. */
+const ORDER_ERROR_ANSWERS: Record<OrderErrorCode, [number, ErrorCode]> = {
+  ORDER_NOT_FOUND: [404, ErrorCode.NOT_FOUND],
+  SHIPMENT_NOT_FOUND: [404, ErrorCode.NOT_FOUND],
+  NOT_PERMITTED: [403, ErrorCode.FORBIDDEN],
+  LINES_NOT_ORDERABLE: [422, ErrorCode.VALIDATION_FAILED],
+  ORDER_TOTAL_TOO_LARGE: [422, ErrorCode.VALIDATION_FAILED],
+  AMEND_REFUSED: [409, ErrorCode.ORDER_NOT_AMENDABLE],
+  CANCEL_REFUSED: [409, ErrorCode.ORDER_NOT_CANCELLABLE],
+  ORDER_FINISHED: [409, ErrorCode.CONFLICT],
+  UPDATE_INTERRUPTED: [503, ErrorCode.SERVICE_UNAVAILABLE],
+};
+
+/** Field-level problems of a refused order, named by their place in the request body. */
+function orderErrorDetails(error: OrderError): ErrorDetail[] {
+  if (error instanceof LinesNotOrderableError) {
+    return error.problems.map(({ index, field, message }) => ({ field: `items.${index}.${field}`, message }));
+  }
+  if (error instanceof OrderTotalTooLargeError) {
+    return [
+      { field: 'items', message: `the total ${error.total} exceeds the maximum of ${error.maximum} minor units` },
+    ];
+  }
+  return [];
+}
+
+function fromOrderError(error: OrderError): ApiError {
+  // Worded like every other 503: the client retries with the same Idempotency-Key.
+  if (error instanceof UpdateInterruptedError) return ApiError.unavailable();
+  const [status, code] = ORDER_ERROR_ANSWERS[error.code];
+  return new ApiError(status, code, error.message, orderErrorDetails(error));
+}
+
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
@@ -110,6 +150,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     let apiError: ApiError;
     if (error instanceof ApiError) apiError = error;
+    else if (error instanceof OrderError) apiError = fromOrderError(error);
     else if (error instanceof ZodError) apiError = ApiError.validation('the request is invalid', zodDetails(error, ''));
     else if (isDependencyUnavailable(error)) apiError = ApiError.unavailable();
     else apiError = fromHttpError(error);

@@ -1,17 +1,8 @@
-import type { Prisma } from '../generated/prisma/client.js';
 import type { Address, CancellationReason } from '../domain/order.js';
+import type { OrderRow } from '../orders/queries.js';
 import type { Order } from './schemas.js';
 
 /** How an order row reads over HTTP: the `Order` schema of the API. */
-
-export const orderInclude = {
-  items: { orderBy: { sku: 'asc' } },
-  payments: { orderBy: { createdAt: 'asc' } },
-  reservations: { orderBy: [{ productId: 'asc' }, { warehouseId: 'asc' }] },
-  shipment: true,
-} satisfies Prisma.OrderInclude;
-
-export type OrderRow = Prisma.OrderGetPayload<{ include: typeof orderInclude }>;
 
 /** The payment as a person reads it: the last authorization and what happened to it. */
 function paymentSummary(row: OrderRow): Order['payment'] {
