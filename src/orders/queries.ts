@@ -1,7 +1,8 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { Db } from '../db/client.js';
+import type { Db, Tx } from '../db/client.js';
 import type { Stage } from '../domain/order.js';
+import { CANCELLABLE_STAGES } from '../domain/order.js';
 import type { Principal } from '../domain/principal.js';
 import { canSeeCustomer } from '../domain/principal.js';
 import type { Prisma } from '../generated/prisma/client.js';
@@ -110,4 +111,20 @@ export class OrderQueries {
       orderBy: { seq: 'asc' },
     });
   }
+}
+
+/** A customer's orders placed under a subscription that can still be cancelled, oldest first. */
+export function cancellableSubscriptionOrders(
+  db: Db | Tx,
+  subscription: { customerId: string; subscriptionId: string }
+): Promise<{ id: string }[]> {
+  return db.order.findMany({
+    where: {
+      ...subscription,
+      status: { in: ['pending', 'processing'] },
+      stage: { in: [...CANCELLABLE_STAGES] },
+    },
+    select: { id: true },
+    orderBy: { createdAt: 'asc' },
+  });
 }
