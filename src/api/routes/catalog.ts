@@ -11,7 +11,8 @@ import { Prisma } from '../../generated/prisma/client.js';
 import { ApiError, ErrorCode } from '../errors.js';
 import type { RouteEnv } from '../route.js';
 import { resource } from '../route.js';
-import { AddInventory, InventoryStatus, Problem, Product, ProductCreate, UpdateInventory, Uuid } from '../schemas.js';
+import { AddInventory, InventoryStatus, Product, ProductCreate, UpdateInventory } from '../catalog-schemas.js';
+import { Problem, Uuid } from '../schemas.js';
 
 const ProductIdParams = z.strictObject({ productId: Uuid });
 const InventoryListQuery = z.strictObject({
