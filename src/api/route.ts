@@ -30,7 +30,7 @@ export interface RouteEnv {
   idempotency: IdempotencyStore;
 }
 
-export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
   method: Method;
   /** Express syntax, relative to /v1: `/orders/:orderId`. */
   path: string;
@@ -50,7 +50,7 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   responses: Responses;
 }
 
-export interface Parsed<P, Q, B> {
+interface Parsed<P, Q, B> {
   params: P;
   query: Q;
   body: B;
@@ -63,7 +63,7 @@ type Handler<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> = (
 ) => Promise<void>;
 
 /** What the routes of one resource share: its tag, who may call it, its path parameters, answers such as its 404. */
-export interface ResourceDefaults<P extends z.ZodType> {
+interface ResourceDefaults<P extends z.ZodType> {
   tags: string[];
   roles: Role[];
   params?: P;
@@ -71,7 +71,7 @@ export interface ResourceDefaults<P extends z.ZodType> {
 }
 
 /** One route of a resource: what differs from the resource's defaults, and the handler. */
-export type ResourceRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> = Omit<
+type ResourceRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> = Omit<
   RouteSpec<P, Q, B>,
   'method' | 'path' | 'tags' | 'roles'
 > &
