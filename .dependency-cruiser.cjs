@@ -1,12 +1,14 @@
 /**
  * The direction of src/ imports (run by `npm test` and `npm run lint`):
- *   domain  <-  db, config  <-  events (envelope, outbox, inbox, fenced step, event builders)
- *           <-  inventory, payments, shipping, notifications, orders (one module per bounded context)
- *           <-  adapters: activities, api, events/consumers, worker
+ *   domain  <-  infrastructure: db, config, temporal, tracing, metrics, events (envelope, outbox, inbox, fenced step,
+ *               event builders, relay)
+ *           <-  inventory, payments, shipping, notifications, orders, returns (one module per bounded context)
+ *           <-  adapters: activities, api, events/consumers, worker, ops
  * Workflows see only domain and their own messages (activities as types), and adapters never import each other.
  */
-const CONTEXTS = 'src/(inventory|payments|notifications|orders)/';
-const ADAPTERS = 'src/(activities|api|worker)/|src/events/consumers/';
+const INFRASTRUCTURE = '^src/(db|config|temporal|tracing|metrics)/|^src/events/';
+const CONTEXTS = 'src/(inventory|payments|shipping|notifications|orders|returns)/';
+const ADAPTERS = 'src/(activities|api|worker|ops)/|src/events/consumers/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -28,8 +30,9 @@ module.exports = {
     {
       name: 'infrastructure-below-contexts',
       severity: 'error',
-      comment: 'db, config and the event plumbing serve the contexts and adapters; they never call up into them.',
-      from: { path: '^src/(db|config|temporal)/|^src/events/', pathNot: '^src/events/consumers/' },
+      comment:
+        'db, config, Temporal, tracing, metrics and the event plumbing serve the contexts and adapters; they never call up into them.',
+      from: { path: INFRASTRUCTURE, pathNot: '^src/events/consumers/' },
       to: { path: `^(${CONTEXTS}|${ADAPTERS}|src/workflows/)` },
     },
     {
@@ -43,8 +46,8 @@ module.exports = {
       name: 'adapters-do-not-cross',
       severity: 'error',
       comment: 'Routes, consumers and activities are separate entry points: shared logic belongs in a context module.',
-      from: { path: '^src/(activities|api|events/consumers)/' },
-      to: { path: '^src/(activities|api|events/consumers)/', pathNot: '^src/$1/' },
+      from: { path: '^src/(activities|api|events/consumers|ops)/' },
+      to: { path: '^src/(activities|api|events/consumers|ops)/', pathNot: '^src/$1/' },
     },
     {
       name: 'contexts-do-not-cross',

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { mintToken, Role } from '../src/api/auth.js';
+import { mintToken } from '../src/api/auth.js';
+import { Role } from '../src/domain/principal.js';
 import { devJwtSecret } from './lib/dev-secret.js';
 
 const { values } = parseArgs({

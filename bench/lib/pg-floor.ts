@@ -1,6 +1,6 @@
 // F-P, the database floor: raw node-postgres issuing the statements and transaction boundaries that one order's
 // checkout issues through Prisma, from POST /v1/orders until its workflow parks at FULFILLING (read from
-// src/api/idempotency.ts, src/api/order-service.ts and src/activities/*.ts). Same tables, indexes and outbox
+// src/api/idempotency.ts, src/orders/commands.ts and src/activities/*.ts). Same tables, indexes and outbox
 // trigger; outbox rows are written as already published so the relay leaves them alone. No Temporal, no Express.
 import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';

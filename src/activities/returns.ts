@@ -9,6 +9,7 @@ import type { ReturnFacts } from '../events/return-events.js';
 import { uuidFromKey } from '../events/envelope.js';
 import type { PaymentGateway } from '../payments/gateway.js';
 import { paymentFacts, recordPayment } from '../payments/ledger.js';
+import { restockReturned } from '../inventory/adjust.js';
 import { markRefunded, receiveReturn, rejectReturn } from '../returns/records.js';
 import type { FollowUpInput } from './payments.js';
 import { gatewayFollowUp, refundEventData } from './payments.js';
@@ -22,7 +23,12 @@ export function createReturnActivities(db: Db, outbox: OutboxWriter, gateway: Pa
   return {
     /** Received: resellable units restocked and ReturnReceived, in one transaction. */
     async receiveReturn(input: ReturnSettlementInput): Promise<void> {
-      await step(input, (tx) => receiveReturn(tx, outbox, input.facts, input.condition ?? 'resellable', input));
+      const condition = input.condition ?? 'resellable';
+      await step(input, async (tx) => {
+        const events = await receiveReturn(tx, input.facts, condition, input);
+        if (events.length > 0 && condition === 'resellable') await restockReturned(tx, outbox, input.facts, input);
+        return events;
+      });
     },
 
     async rejectReturn(input: ReturnSettlementInput): Promise<void> {

@@ -13,18 +13,19 @@ import { Histogram, Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/client.js';
 import type { OutboxWriter } from '../events/outbox.js';
+import { OrderCommands } from '../orders/commands.js';
+import { OrderQueries } from '../orders/queries.js';
 import { authenticate } from './auth.js';
 import { codecServer } from './codec-server.js';
 import { docsPage } from './docs.js';
 import { ApiError, ErrorCode, errorHandler, notFoundHandler } from './errors.js';
 import { idempotencyStore } from './idempotency.js';
-import { OrderService } from './order-service.js';
 import type { RouteEnv } from './route.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { fulfilmentRoutes } from './routes/fulfilment.js';
 import { orderRoutes } from './routes/orders.js';
 import { returnRoutes } from './routes/returns.js';
-import { ReturnService } from './return-service.js';
+import { ReturnCommands } from '../returns/commands.js';
 import { currentTraceparent } from '../tracing/spans.js';
 import { z } from 'zod';
 
@@ -177,7 +178,8 @@ export function createApp(deps: ApiDeps) {
   const app = express();
   const lifecycle: ApiLifecycle = { draining: false };
   const registry = new OpenAPIRegistry();
-  const orders = new OrderService(db, temporal, config);
+  const queries = new OrderQueries(db, temporal);
+  const commands = new OrderCommands(db, temporal, config, queries);
   const httpDuration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by route and status',
@@ -268,10 +270,10 @@ export function createApp(deps: ApiDeps) {
     registry,
     idempotency: idempotencyStore(db, config.IDEMPOTENCY_KEY_TTL, logger),
   };
-  orderRoutes(routes, orders, db);
+  orderRoutes(routes, commands, queries);
   catalogRoutes(routes, { db, outbox, temporal });
-  fulfilmentRoutes(routes, orders, db);
-  returnRoutes(routes, new ReturnService(db, outbox, temporal, config, orders));
+  fulfilmentRoutes(routes, commands, db);
+  returnRoutes(routes, new ReturnCommands(db, outbox, temporal, config));
   app.use('/v1', v1);
 
   registerOperationalPaths(registry);
@@ -285,5 +287,5 @@ export function createApp(deps: ApiDeps) {
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
-  return { app, document, orders, lifecycle };
+  return { app, document, lifecycle };
 }

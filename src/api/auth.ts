@@ -3,16 +3,8 @@ import type { RequestHandler } from 'express';
 import type { JWTPayload } from 'jose';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
+import type { Principal, Role } from '../domain/principal.js';
 import { ApiError, ErrorCode } from './errors.js';
-
-export const Role = { customer: 'customer', operator: 'operator', service: 'service' } as const;
-export type Role = (typeof Role)[keyof typeof Role];
-
-export interface Principal {
-  role: Role;
-  /** The customer id for customers; a name for operators and services. */
-  subject: string;
-}
 
 const ISSUER = 'flowmart-orders';
 const AUDIENCE = 'flowmart-api';
@@ -147,9 +139,4 @@ export function requireRole(...roles: Role[]): RequestHandler {
     if (req.principal && roles.includes(req.principal.role)) return next();
     next(new ApiError(403, ErrorCode.FORBIDDEN, `this needs the ${roles.join(' or ')} role`));
   };
-}
-
-/** Customers see only their own orders; a foreign order is reported as missing, not forbidden, to hide it exists. */
-export function canSeeCustomer(principal: Principal, customerId: string): boolean {
-  return principal.role !== 'customer' || principal.subject === customerId;
 }

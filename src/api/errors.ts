@@ -3,6 +3,15 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ZodError } from 'zod';
 import { isDatabaseConnectionLost } from '../db/connection-errors.js';
+import type { ReturnErrorCode } from '../returns/errors.js';
+import { ReturnError, ReturnQuantityError, ReturnUpdateInterruptedError } from '../returns/errors.js';
+import type { OrderErrorCode } from '../orders/errors.js';
+import {
+  LinesNotOrderableError,
+  OrderError,
+  OrderTotalTooLargeError,
+  UpdateInterruptedError,
+} from '../orders/errors.js';
 
 /** Stable error codes: the `code` member of every problem document. Clients switch on these. */
 export const ErrorCode = {
@@ -64,6 +73,49 @@ export class ApiError extends Error {
   }
 }
 
+/** The HTTP answer to each refusal of the orders and returns contexts: status and problem code. */
+const REFUSAL_ANSWERS: Record<OrderErrorCode | ReturnErrorCode, [number, ErrorCode]> = {
+  ORDER_NOT_FOUND: [404, ErrorCode.NOT_FOUND],
+  SHIPMENT_NOT_FOUND: [404, ErrorCode.NOT_FOUND],
+  NOT_PERMITTED: [403, ErrorCode.FORBIDDEN],
+  LINES_NOT_ORDERABLE: [422, ErrorCode.VALIDATION_FAILED],
+  ORDER_TOTAL_TOO_LARGE: [422, ErrorCode.VALIDATION_FAILED],
+  AMEND_REFUSED: [409, ErrorCode.ORDER_NOT_AMENDABLE],
+  CANCEL_REFUSED: [409, ErrorCode.ORDER_NOT_CANCELLABLE],
+  ORDER_FINISHED: [409, ErrorCode.CONFLICT],
+  UPDATE_INTERRUPTED: [503, ErrorCode.SERVICE_UNAVAILABLE],
+  RETURN_NOT_ALLOWED: [409, ErrorCode.RETURN_NOT_ALLOWED],
+  RETURN_QUANTITY_EXCEEDED: [422, ErrorCode.VALIDATION_FAILED],
+  RETURN_NOT_FOUND: [404, ErrorCode.NOT_FOUND],
+  RETURN_ALREADY_SETTLED: [409, ErrorCode.RETURN_ALREADY_SETTLED],
+  RETURN_UPDATE_INTERRUPTED: [503, ErrorCode.SERVICE_UNAVAILABLE],
+};
+
+/** Field-level problems of a refusal, named by their place in the request. */
+function refusalDetails(error: OrderError | ReturnError): ErrorDetail[] {
+  if (error instanceof LinesNotOrderableError) {
+    return error.problems.map(({ index, field, message }) => ({ field: `items.${index}.${field}`, message }));
+  }
+  if (error instanceof OrderTotalTooLargeError) {
+    return [
+      { field: 'items', message: `the total ${error.total} exceeds the maximum of ${error.maximum} minor units` },
+    ];
+  }
+  if (error instanceof ReturnQuantityError) {
+    return error.problems.map(({ index, field, message }) => ({ field: `body.items.${index}.${field}`, message }));
+  }
+  return [];
+}
+
+function fromRefusal(error: OrderError | ReturnError): ApiError {
+  // Worded like every other 503: the client retries with the same Idempotency-Key.
+  if (error instanceof UpdateInterruptedError || error instanceof ReturnUpdateInterruptedError) {
+    return ApiError.unavailable();
+  }
+  const [status, code] = REFUSAL_ANSWERS[error.code];
+  return new ApiError(status, code, error.message, refusalDetails(error));
+}
+
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
@@ -112,6 +164,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     let apiError: ApiError;
     if (error instanceof ApiError) apiError = error;
+    else if (error instanceof OrderError || error instanceof ReturnError) apiError = fromRefusal(error);
     else if (error instanceof ZodError) apiError = ApiError.validation('the request is invalid', zodDetails(error, ''));
     else if (isDependencyUnavailable(error)) apiError = ApiError.unavailable();
     else apiError = fromHttpError(error);

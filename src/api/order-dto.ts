@@ -1,18 +1,9 @@
-import type { Prisma } from '../generated/prisma/client.js';
 import type { Address, CancellationReason } from '../domain/order.js';
+import type { OrderRow } from '../orders/queries.js';
+import type { ReturnRow } from '../returns/commands.js';
 import type { Order, Return } from './schemas.js';
 
 /** How an order row reads over HTTP: the `Order` schema of the API. */
-
-export const orderInclude = {
-  items: { orderBy: { sku: 'asc' } },
-  payments: { orderBy: { createdAt: 'asc' } },
-  reservations: { orderBy: [{ productId: 'asc' }, { warehouseId: 'asc' }] },
-  shipment: true,
-  returns: { include: { items: { orderBy: { productId: 'asc' } } }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] },
-} satisfies Prisma.OrderInclude;
-
-export type OrderRow = Prisma.OrderGetPayload<{ include: typeof orderInclude }>;
 
 /** The payment as a person reads it: the last authorization and what happened to it. */
 function paymentSummary(row: OrderRow): Order['payment'] {
@@ -71,8 +62,6 @@ function reservationSummary(row: OrderRow): Order['reservation'] {
     })),
   };
 }
-
-type ReturnRow = Prisma.ReturnGetPayload<{ include: { items: true } }>;
 
 export function toReturnDto(row: ReturnRow): Return {
   return {

@@ -3,7 +3,7 @@ import type { OpenAPIRegistry, ResponseConfig } from '@asteasolutions/zod-to-ope
 import type { Request, Response, Router } from 'express';
 import express from 'express';
 import { z } from 'zod';
-import type { Role } from './auth.js';
+import type { Role } from '../domain/principal.js';
 import { requireRole } from './auth.js';
 import type { ErrorDetail } from './errors.js';
 import { ApiError, ErrorCode, zodDetails } from './errors.js';
@@ -21,6 +21,8 @@ const IdempotencyHeaders = z.object({
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
+type Responses = Record<number, { description: string; schema?: z.ZodType; headers?: Record<string, string> }>;
+
 /** Where routes are declared: the Express router, the OpenAPI registry, and the idempotency store they share. */
 export interface RouteEnv {
   router: Router;
@@ -28,7 +30,7 @@ export interface RouteEnv {
   idempotency: IdempotencyStore;
 }
 
-export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
   method: Method;
   /** Express syntax, relative to /v1: `/orders/:orderId`. */
   path: string;
@@ -45,13 +47,60 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   headers?: z.ZodObject;
   /** Whether the route honours Idempotency-Key (every mutating route does). */
   idempotent?: boolean;
-  responses: Record<number, { description: string; schema?: z.ZodType; headers?: Record<string, string> }>;
+  responses: Responses;
 }
 
-export interface Parsed<P, Q, B> {
+interface Parsed<P, Q, B> {
   params: P;
   query: Q;
   body: B;
+}
+
+type Handler<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> = (
+  input: Parsed<z.infer<P>, z.infer<Q>, z.infer<B>>,
+  req: Request,
+  res: Response
+) => Promise<void>;
+
+/** What the routes of one resource share: its tag, who may call it, its path parameters, answers such as its 404. */
+interface ResourceDefaults<P extends z.ZodType> {
+  tags: string[];
+  roles: Role[];
+  params?: P;
+  responses?: Responses;
+}
+
+/** One route of a resource: what differs from the resource's defaults, and the handler. */
+type ResourceRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> = Omit<
+  RouteSpec<P, Q, B>,
+  'method' | 'path' | 'tags' | 'roles'
+> &
+  Partial<Pick<RouteSpec<P, Q, B>, 'roles' | 'tags'>> & { handle: Handler<P, Q, B> };
+
+/**
+ * The routes of one resource, declared as `resource.get('/path', { operationId, summary, responses, handle })`:
+ * each route states what is its own and takes the rest (tag, roles, path parameters, shared answers) from
+ * `defaults`; its responses are added to the shared ones.
+ */
+export function resource<DP extends z.ZodType = z.ZodType>(env: RouteEnv, defaults: ResourceDefaults<DP>) {
+  const declare =
+    (method: Method) =>
+    <P extends z.ZodType = DP, Q extends z.ZodType = z.ZodType, B extends z.ZodType = z.ZodType>(
+      path: string,
+      { handle, ...route }: ResourceRoute<P, Q, B>
+    ) => {
+      const spec = { ...defaults, ...route, method, path, responses: { ...defaults.responses, ...route.responses } };
+      // P is the route's own params schema when it names one and the resource's (DP) otherwise, which is what the
+      // spread above produces; TypeScript cannot follow that through the spread.
+      defineRoute(env, spec as RouteSpec<P, Q, B>, handle);
+    };
+  return {
+    get: declare('get'),
+    post: declare('post'),
+    put: declare('put'),
+    patch: declare('patch'),
+    delete: declare('delete'),
+  };
 }
 
 const PROBLEM_STATUSES: Record<number, string> = {
@@ -114,10 +163,10 @@ function hasBody(req: Request): boolean {
  * body parsing (413 too large, 415 charset, 400 malformed) -> media type (415) -> path, query, body and
  * Idempotency-Key (422, all problems at once) -> idempotency (replay, 409 in flight, 422 reused) -> the handler.
  */
-export function defineRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
+function defineRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
   { router, registry, idempotency }: RouteEnv,
   spec: RouteSpec<P, Q, B>,
-  handler: (input: Parsed<z.infer<P>, z.infer<Q>, z.infer<B>>, req: Request, res: Response) => Promise<void>
+  handler: Handler<P, Q, B>
 ): void {
   const parsers = spec.body ? [jsonBody] : [];
   router[spec.method](spec.path, requireRole(...spec.roles), ...parsers, async (req, res) => {

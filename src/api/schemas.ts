@@ -1,5 +1,3 @@
-// One file above 300 lines on purpose: every request and response schema of the OpenAPI document, so the
-// document and the validation are generated from one list.
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { CancellationReason, OrderStatus, Stage } from '../domain/order.js';
@@ -12,13 +10,18 @@ extendZodWithOpenApi(z);
  */
 
 /** At most `max` characters as sent (what the document's maxLength says), not blank once trimmed. */
-const text = (max: number) => z.string().max(max).trim().min(1);
+export const text = (max: number) => z.string().max(max).trim().min(1);
 export const Uuid = z.uuid().openapi({ example: '3fa85f64-5717-4562-b3fc-2c963f66afa6' });
-const Currency = z
+export const Currency = z
   .string()
   .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD')
   .openapi({ example: 'USD' });
-const MinorUnits = z.number().int().min(0).max(100_000_000).openapi({ description: 'Integer minor units (cents)' });
+export const MinorUnits = z
+  .number()
+  .int()
+  .min(0)
+  .max(100_000_000)
+  .openapi({ description: 'Integer minor units (cents)' });
 
 export const Address = z
   .strictObject({
@@ -246,80 +249,6 @@ export const OrderEvents = z
     ),
   })
   .openapi('OrderEvents');
-
-export const ProductCreate = z
-  .strictObject({
-    sku: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, dot, dash or underscore'),
-    name: text(200),
-    unitPrice: MinorUnits,
-    currency: Currency,
-  })
-  .openapi('ProductCreate');
-
-export const Product = z
-  .object({
-    id: Uuid,
-    sku: z.string(),
-    name: z.string(),
-    unitPrice: MinorUnits,
-    currency: Currency,
-    available: z.number().int(),
-    createdAt: z.iso.datetime(),
-  })
-  .openapi('Product');
-
-// The catalog's AddInventory and UpdateInventory say `format: uuid`; short codes such as WH-MAIN stay accepted. The
-// column is TEXT: the limits are the request's (a UUID's 36 characters, or a code of at most 32).
-const WarehouseId = z
-  .string()
-  .regex(
-    /^(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[A-Za-z0-9_-]{1,32})$/,
-    'a UUID, or a code of up to 32 letters, digits, dashes or underscores'
-  )
-  .openapi({
-    description: 'The warehouse: a UUID as in the catalog, or a short code such as WH-MAIN',
-    example: '7c9e6679-7425-40de-944b-e07fc1f90ae7',
-  });
-
-export const AddInventory = z
-  .strictObject({
-    productId: Uuid,
-    quantity: z.number().int().min(1).max(1_000_000),
-    warehouseId: WarehouseId,
-    timestamp: z.iso.datetime().optional(),
-  })
-  .openapi('AddInventory');
-
-export const UpdateInventory = z
-  .strictObject({
-    quantityChange: z
-      .number()
-      .int()
-      .min(-1_000_000)
-      .max(1_000_000)
-      .refine((n) => n !== 0, 'quantityChange must not be 0'),
-    warehouseId: WarehouseId,
-    timestamp: z.iso.datetime().optional(),
-  })
-  .openapi('UpdateInventory');
-
-export const InventoryStatus = z
-  .object({
-    productId: Uuid,
-    sku: z.string(),
-    totalOnHand: z.number().int(),
-    totalReserved: z.number().int(),
-    totalAvailable: z.number().int(),
-    locations: z.array(
-      z.object({
-        warehouseId: z.string(),
-        onHand: z.number().int(),
-        reserved: z.number().int(),
-        available: z.number().int(),
-      })
-    ),
-  })
-  .openapi('InventoryStatus');
 
 export const ShipmentStatusUpdate = z
   .strictObject({

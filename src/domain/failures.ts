@@ -26,3 +26,16 @@ export interface PaymentDeclinedDetails {
   code: string;
   message: string;
 }
+
+/**
+ * A refusal by a bounded context, named by a stable `code` that adapters switch on (the HTTP layer maps each to a
+ * status), so a code is never renamed.
+ */
+export abstract class Refusal<Code extends string = string> extends Error {
+  abstract readonly code: Code;
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}

@@ -75,3 +75,32 @@ export async function applyStockAdjustment(
   );
   return change.after;
 }
+
+/**
+ * Returned units back on hand in the warehouse they left from, one adjustment per line keyed by the return, so a
+ * retried step restocks once.
+ */
+export async function restockReturned(
+  tx: Tx,
+  outbox: OutboxWriter,
+  returned: { returnId: string; orderId: string; lines: readonly { productId: string; quantity: number }[] },
+  cause: Causation
+): Promise<void> {
+  for (const line of returned.lines) {
+    const shippedFrom = await tx.reservation.findFirst({
+      where: { orderId: returned.orderId, productId: line.productId, status: 'COMMITTED' },
+      orderBy: { warehouseId: 'asc' },
+    });
+    if (!shippedFrom) continue;
+    await applyStockAdjustment(tx, outbox, {
+      productId: line.productId,
+      warehouseId: shippedFrom.warehouseId,
+      quantityChange: line.quantity,
+      adjustmentId: `return:${returned.returnId}:${line.productId}`,
+      reason: `return ${returned.returnId}`,
+      orderId: returned.orderId,
+      causationId: cause.causationId,
+      ...(cause.traceparent ? { traceparent: cause.traceparent } : {}),
+    });
+  }
+}

@@ -50,18 +50,13 @@ export type ServiceMetrics = ReturnType<typeof createMetrics>;
 /** Gauges of the system's state, read from PostgreSQL at scrape time (a handful of indexed aggregates). */
 export function registerStateGauges(metrics: ServiceMetrics, db: Db): void {
   const registers = [metrics.registry];
-  new Gauge({
-    name: 'flowmart_orders',
-    help: 'Orders by stage',
-    labelNames: ['stage'] as const,
-    registers,
-    async collect() {
-      const rows = await db.$queryRaw<{ stage: string; n: number }[]>`
-        SELECT stage, count(*)::int AS n FROM orders GROUP BY stage`;
-      this.reset();
-      for (const row of rows) this.set({ stage: row.stage }, row.n);
-    },
-  });
+  const countsBy = groupCounts(registers);
+  countsBy(
+    'flowmart_orders',
+    'Orders by stage',
+    ['stage'],
+    () => db.$queryRaw`SELECT stage, count(*)::int AS n FROM orders GROUP BY stage`
+  );
   new Gauge({
     name: 'flowmart_orders_needing_attention',
     help: 'Orders flagged NeedsAttention (npm run ops -- attention lists them)',
@@ -96,28 +91,45 @@ export function registerStateGauges(metrics: ServiceMetrics, db: Db): void {
         this.set({ state }, row?.[state] ?? 0);
     },
   });
-  new Gauge({
-    name: 'flowmart_parked_messages',
-    help: 'Inbound messages parked for an operator (npm run ops -- parked list), by consumer',
-    labelNames: ['consumer'] as const,
-    registers,
-    async collect() {
-      const rows = await db.$queryRaw<{ consumer: string; n: number }[]>`
-        SELECT consumer, count(*)::int AS n FROM parked_messages GROUP BY consumer`;
-      this.reset();
-      for (const row of rows) this.set({ consumer: row.consumer }, row.n);
-    },
-  });
-  new Gauge({
-    name: 'flowmart_payments',
-    help: 'Payment records by kind (authorization, capture, void, refund) and status: the outcomes of the gateway',
-    labelNames: ['kind', 'status'] as const,
-    registers,
-    async collect() {
-      const rows = await db.$queryRaw<{ kind: string; status: string; n: number }[]>`
-        SELECT kind, status, count(*)::int AS n FROM payments GROUP BY kind, status`;
-      this.reset();
-      for (const row of rows) this.set({ kind: row.kind, status: row.status }, row.n);
-    },
-  });
+  countsBy(
+    'flowmart_parked_messages',
+    'Inbound messages parked for an operator (npm run ops -- parked list), by consumer',
+    ['consumer'],
+    () => db.$queryRaw`SELECT consumer, count(*)::int AS n FROM parked_messages GROUP BY consumer`
+  );
+  countsBy(
+    'flowmart_payments',
+    'Payment records by kind (authorization, capture, void, refund) and status: the outcomes of the gateway',
+    ['kind', 'status'],
+    () => db.$queryRaw`SELECT kind, status, count(*)::int AS n FROM payments GROUP BY kind, status`
+  );
+}
+
+/**
+ * Declares gauges of row counts per group, read at scrape time: `count` answers one row per group with its label
+ * values and `n`. The gauge is reset first, so a group that has no rows any more disappears instead of keeping its
+ * last count.
+ */
+function groupCounts(registers: Registry[]) {
+  return <L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    count: () => Promise<(Record<L, string> & { n: number })[]>
+  ) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers,
+      async collect() {
+        const rows = await count();
+        this.reset();
+        for (const row of rows) {
+          const labels: Partial<Record<L, string>> = {};
+          for (const label of labelNames) labels[label] = row[label];
+          this.set(labels, row.n);
+        }
+      },
+    });
 }

@@ -7,27 +7,9 @@ import type { DomainEvent } from '../events/envelope.js';
 import type { OutboxWriter } from '../events/outbox.js';
 import type { ReturnFacts } from '../events/return-events.js';
 import { returnReceived, returnRejected, returnRequested } from '../events/return-events.js';
-import { applyStockAdjustment } from '../inventory/adjust.js';
+import { ReturnNotAllowedError, ReturnQuantityError } from './errors.js';
 
 /** The returns ledger: who may return what, and what each return changed. */
-
-/** The order cannot be returned (now): not dispatched, nothing left to return, or the window is over. */
-export class ReturnNotAllowedError extends Error {
-  readonly code = 'RETURN_NOT_ALLOWED';
-  constructor(message: string) {
-    super(message);
-    this.name = 'ReturnNotAllowedError';
-  }
-}
-
-/** A line asks for more than was shipped minus what is already returned, or for a product not in the order. */
-export class ReturnQuantityError extends Error {
-  readonly code = 'RETURN_QUANTITY_EXCEEDED';
-  constructor(readonly problems: { index: number; field: string; message: string }[]) {
-    super('some items cannot be returned');
-    this.name = 'ReturnQuantityError';
-  }
-}
 
 const DISPATCHED: readonly string[] = [ShipmentStatus.SHIPPED, ShipmentStatus.IN_TRANSIT, ShipmentStatus.DELIVERED];
 
@@ -138,12 +120,11 @@ async function returnedQuantities(tx: Tx, orderId: string): Promise<Map<string, 
 }
 
 /**
- * The parcel came back: the return is received, and resellable units go back on hand in the warehouse they left
- * from, through the inventory module's adjustment (one per line, applied once, each with its InventoryAdjusted).
+ * The parcel came back: the return is received (once; a retried step finds it received and changes nothing). The
+ * restock of resellable units is the inventory context's, composed with this by the return's activity.
  */
 export async function receiveReturn(
   tx: Tx,
-  outbox: OutboxWriter,
   facts: ReturnFacts,
   condition: ReturnCondition,
   cause: Causation
@@ -152,26 +133,7 @@ export async function receiveReturn(
     where: { id: facts.returnId, status: ReturnStatus.REQUESTED },
     data: { status: ReturnStatus.RECEIVED, condition, updatedAt: new Date() },
   });
-  if (updated.count === 0) return [];
-  if (condition === 'resellable') {
-    for (const line of facts.lines) {
-      const shippedFrom = await tx.reservation.findFirst({
-        where: { orderId: facts.orderId, productId: line.productId, status: 'COMMITTED' },
-        orderBy: { warehouseId: 'asc' },
-      });
-      if (!shippedFrom) continue;
-      await applyStockAdjustment(tx, outbox, {
-        productId: line.productId,
-        warehouseId: shippedFrom.warehouseId,
-        quantityChange: line.quantity,
-        adjustmentId: `return:${facts.returnId}:${line.productId}`,
-        reason: `return ${facts.returnId}`,
-        orderId: facts.orderId,
-        ...cause,
-      });
-    }
-  }
-  return [returnReceived(facts, cause, condition)];
+  return updated.count === 0 ? [] : [returnReceived(facts, cause, condition)];
 }
 
 export async function rejectReturn(tx: Tx, facts: ReturnFacts, cause: Causation): Promise<DomainEvent[]> {

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import type { Request, Response } from 'express';
 import { z } from 'zod';
+import type { StockAdjustment } from '../../inventory/adjust.js';
 import { adjustStock, InsufficientStockError } from '../../inventory/adjust.js';
 import type { Db } from '../../db/client.js';
 import type { OutboxWriter } from '../../events/outbox.js';
@@ -8,14 +10,50 @@ import { wakeBackorderedOrders } from '../../orders/workflow-commands.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { ApiError, ErrorCode } from '../errors.js';
 import type { RouteEnv } from '../route.js';
-import { defineRoute } from '../route.js';
-import { AddInventory, InventoryStatus, Problem, Product, ProductCreate, UpdateInventory, Uuid } from '../schemas.js';
+import { resource } from '../route.js';
+import { AddInventory, InventoryStatus, Product, ProductCreate, UpdateInventory } from '../catalog-schemas.js';
+import { Problem, Uuid } from '../schemas.js';
 
 const ProductIdParams = z.strictObject({ productId: Uuid });
 const InventoryListQuery = z.strictObject({
   page: z.coerce.number().int().min(1).max(100_000).default(1),
   limit: z.coerce.number().int().min(1).max(100).default(50),
 });
+
+/** One warehouse's part of a stock change, named by the adjustment id that applies it once. */
+type StockChange = Pick<StockAdjustment, 'warehouseId' | 'quantityChange' | 'adjustmentId'>;
+
+/** Every read of a product includes its stock, warehouse by warehouse. */
+const withStock = { inventory: { orderBy: { warehouseId: 'asc' } } } satisfies Prisma.ProductInclude;
+type ProductWithStock = Prisma.ProductGetPayload<{ include: typeof withStock }>;
+
+/** A product as the catalog shows it: with the stock available across warehouses. */
+function withAvailable({ inventory, ...product }: ProductWithStock) {
+  return {
+    ...product,
+    available: inventory.reduce((total, row) => total + row.onHand - row.reserved, 0),
+    createdAt: product.createdAt.toISOString(),
+  };
+}
+
+/** A product's stock per warehouse and in total: the InventoryStatus schema. */
+function stockOf(product: ProductWithStock) {
+  const locations = product.inventory.map((row) => ({
+    warehouseId: row.warehouseId,
+    onHand: row.onHand,
+    reserved: row.reserved,
+    available: row.onHand - row.reserved,
+  }));
+  const sum = (pick: (l: (typeof locations)[number]) => number) => locations.reduce((total, l) => total + pick(l), 0);
+  return {
+    productId: product.id,
+    sku: product.sku,
+    totalOnHand: sum((l) => l.onHand),
+    totalReserved: sum((l) => l.reserved),
+    totalAvailable: sum((l) => l.available),
+    locations,
+  };
+}
 
 export interface CatalogDeps {
   db: Db;
@@ -25,39 +63,34 @@ export interface CatalogDeps {
 
 export function catalogRoutes(routes: RouteEnv, { db, outbox, temporal }: CatalogDeps): void {
   async function inventoryStatus(productId: string) {
-    const product = await db.product.findUnique({
-      where: { id: productId },
-      include: { inventory: { orderBy: { warehouseId: 'asc' } } },
-    });
+    const product = await db.product.findUnique({ where: { id: productId }, include: withStock });
     if (!product) throw ApiError.notFound(`product ${productId}`);
-    const locations = product.inventory.map((row) => ({
-      warehouseId: row.warehouseId,
-      onHand: row.onHand,
-      reserved: row.reserved,
-      available: row.onHand - row.reserved,
-    }));
-    const sum = (pick: (l: (typeof locations)[number]) => number) => locations.reduce((total, l) => total + pick(l), 0);
+    return stockOf(product);
+  }
+
+  /** A list over the catalog: paged by InventoryListQuery in SKU order, each product shown by `show`, as `{ items }`. */
+  function catalogList(description: string, item: z.ZodType, show: (product: ProductWithStock) => unknown) {
     return {
-      productId,
-      sku: product.sku,
-      totalOnHand: sum((l) => l.onHand),
-      totalReserved: sum((l) => l.reserved),
-      totalAvailable: sum((l) => l.available),
-      locations,
+      query: InventoryListQuery,
+      responses: { 200: { description, schema: z.object({ items: z.array(item) }) } },
+      async handle({ query }: { query: z.infer<typeof InventoryListQuery> }, _req: Request, res: Response) {
+        const rows = await db.product.findMany({
+          include: withStock,
+          orderBy: { sku: 'asc' },
+          skip: (query.page - 1) * query.limit,
+          take: query.limit,
+        });
+        res.json({ items: rows.map(show) });
+      },
     };
   }
 
   /** Applies the change, then wakes backordered orders waiting for the product. */
-  async function changeStock(
-    productId: string,
-    warehouseId: string,
-    quantityChange: number,
-    adjustmentId: string,
-    requestId: string
-  ) {
+  async function changeStock(productId: string, change: StockChange, requestId: string) {
+    const { quantityChange } = change;
     await inventoryStatus(productId);
     try {
-      await adjustStock(db, outbox, { productId, warehouseId, quantityChange, adjustmentId, causationId: requestId });
+      await adjustStock(db, outbox, { productId, ...change, causationId: requestId });
     } catch (error) {
       if (error instanceof InsufficientStockError) throw ApiError.conflict(ErrorCode.CONFLICT, error.message);
       throw error;
@@ -66,23 +99,30 @@ export function catalogRoutes(routes: RouteEnv, { db, outbox, temporal }: Catalo
     return inventoryStatus(productId);
   }
 
-  defineRoute(
-    routes,
-    {
-      method: 'post',
-      path: '/products',
-      operationId: 'CreateProduct',
-      summary: 'Add a product to the catalog (prices in minor units)',
-      tags: ['catalog'],
-      roles: ['operator'],
-      body: ProductCreate,
-      idempotent: true,
-      responses: {
-        201: { description: 'The product', schema: Product },
-        409: { description: 'SKU exists', schema: Problem },
-      },
+  const products = resource(routes, { tags: ['catalog'], roles: ['customer', 'operator', 'service'] });
+  const inventory = resource(routes, { tags: ['inventory'], roles: ['operator', 'service'] });
+  const unknownProduct = { 404: { description: 'Unknown product', schema: Problem } };
+  const stock = resource(routes, {
+    tags: ['inventory'],
+    roles: ['operator', 'service'],
+    params: ProductIdParams,
+    responses: unknownProduct,
+  });
+  const stockAfter = (status: 200 | 201) => ({
+    [status]: { description: 'Stock after the change', schema: InventoryStatus },
+  });
+
+  products.post('/products', {
+    operationId: 'CreateProduct',
+    summary: 'Add a product to the catalog (prices in minor units)',
+    roles: ['operator'],
+    body: ProductCreate,
+    idempotent: true,
+    responses: {
+      201: { description: 'The product', schema: Product },
+      409: { description: 'SKU exists', schema: Problem },
     },
-    async ({ body }, _req, res) => {
+    async handle({ body }, _req, res) {
       try {
         const product = await db.product.create({ data: { id: randomUUID(), ...body } });
         res
@@ -95,195 +135,88 @@ export function catalogRoutes(routes: RouteEnv, { db, outbox, temporal }: Catalo
         }
         throw error;
       }
-    }
-  );
-
-  defineRoute(
-    routes,
-    {
-      method: 'get',
-      path: '/products',
-      operationId: 'ListProducts',
-      summary: 'The product catalog with available stock',
-      tags: ['catalog'],
-      roles: ['customer', 'operator', 'service'],
-      query: InventoryListQuery,
-      responses: { 200: { description: 'Products', schema: z.object({ items: z.array(Product) }) } },
     },
-    async ({ query }, _req, res) => {
-      const products = await db.product.findMany({
-        include: { inventory: true },
-        orderBy: { sku: 'asc' },
-        skip: (query.page - 1) * query.limit,
-        take: query.limit,
-      });
-      res.json({
-        items: products.map(({ inventory, ...product }) => ({
-          ...product,
-          available: inventory.reduce((total, row) => total + row.onHand - row.reserved, 0),
-          createdAt: product.createdAt.toISOString(),
-        })),
-      });
-    }
-  );
+  });
 
-  defineRoute(
-    routes,
-    {
-      method: 'get',
-      path: '/products/:productId',
-      operationId: 'GetProduct',
-      summary: 'One product with its available stock',
-      tags: ['catalog'],
-      roles: ['customer', 'operator', 'service'],
-      params: ProductIdParams,
-      responses: {
-        200: { description: 'The product', schema: Product },
-        404: { description: 'Unknown product', schema: Problem },
-      },
-    },
-    async ({ params }, _req, res) => {
-      const product = await db.product.findUnique({ where: { id: params.productId }, include: { inventory: true } });
+  products.get('/products', {
+    operationId: 'ListProducts',
+    summary: 'The product catalog with available stock',
+    ...catalogList('Products', Product, withAvailable),
+  });
+
+  products.get('/products/:productId', {
+    operationId: 'GetProduct',
+    summary: 'One product with its available stock',
+    params: ProductIdParams,
+    responses: { 200: { description: 'The product', schema: Product }, ...unknownProduct },
+    async handle({ params }, _req, res) {
+      const product = await db.product.findUnique({ where: { id: params.productId }, include: withStock });
       if (!product) throw ApiError.notFound(`product ${params.productId}`);
-      const { inventory, ...fields } = product;
-      res.json({
-        ...fields,
-        available: inventory.reduce((total, row) => total + row.onHand - row.reserved, 0),
-        createdAt: product.createdAt.toISOString(),
-      });
-    }
-  );
-
-  defineRoute(
-    routes,
-    {
-      method: 'post',
-      path: '/inventory',
-      operationId: 'AddInventory',
-      summary: 'Add stock of a product to a warehouse',
-      tags: ['inventory'],
-      roles: ['operator', 'service'],
-      body: AddInventory,
-      idempotent: true,
-      responses: {
-        201: { description: 'Stock after the change', schema: InventoryStatus },
-        404: { description: 'Unknown product', schema: Problem },
-      },
+      res.json(withAvailable(product));
     },
-    async ({ body }, req, res) => {
-      const status = await changeStock(
-        body.productId,
-        body.warehouseId,
-        body.quantity,
-        req.operationId!,
-        res.locals.requestId as string
-      );
-      res.status(201).json(status);
-    }
-  );
+  });
 
-  defineRoute(
-    routes,
-    {
-      method: 'put',
-      path: '/inventory/:productId',
-      operationId: 'UpdateInventory',
-      summary: 'Change stock of a product in a warehouse by a signed quantity',
-      tags: ['inventory'],
-      roles: ['operator', 'service'],
-      params: ProductIdParams,
-      body: UpdateInventory,
-      idempotent: true,
-      responses: {
-        200: { description: 'Stock after the change', schema: InventoryStatus },
-        404: { description: 'Unknown product', schema: Problem },
-        409: { description: 'Would remove reserved or missing units', schema: Problem },
-      },
+  inventory.post('/inventory', {
+    operationId: 'AddInventory',
+    summary: 'Add stock of a product to a warehouse',
+    body: AddInventory,
+    idempotent: true,
+    responses: { ...stockAfter(201), ...unknownProduct },
+    async handle({ body }, req, res) {
+      const change = { warehouseId: body.warehouseId, quantityChange: body.quantity, adjustmentId: req.operationId! };
+      res.status(201).json(await changeStock(body.productId, change, res.locals.requestId as string));
     },
-    async ({ params, body }, req, res) => {
-      res.json(
-        await changeStock(
-          params.productId,
-          body.warehouseId,
-          body.quantityChange,
-          req.operationId!,
-          res.locals.requestId as string
-        )
-      );
-    }
-  );
+  });
 
-  defineRoute(
-    routes,
-    {
-      method: 'delete',
-      path: '/inventory/:productId',
-      operationId: 'DeleteInventory',
-      summary: 'Remove all unreserved stock of a product',
-      tags: ['inventory'],
-      roles: ['operator'],
-      params: ProductIdParams,
-      idempotent: true,
-      responses: {
-        200: { description: 'Stock after the change', schema: InventoryStatus },
-        404: { description: 'Unknown product', schema: Problem },
-      },
+  stock.put('/inventory/:productId', {
+    operationId: 'UpdateInventory',
+    summary: 'Change stock of a product in a warehouse by a signed quantity',
+    body: UpdateInventory,
+    idempotent: true,
+    responses: { ...stockAfter(200), 409: { description: 'Would remove reserved or missing units', schema: Problem } },
+    async handle({ params, body }, req, res) {
+      const change = {
+        warehouseId: body.warehouseId,
+        quantityChange: body.quantityChange,
+        adjustmentId: req.operationId!,
+      };
+      res.json(await changeStock(params.productId, change, res.locals.requestId as string));
     },
-    async ({ params }, req, res) => {
+  });
+
+  stock.delete('/inventory/:productId', {
+    operationId: 'DeleteInventory',
+    summary: 'Remove all unreserved stock of a product',
+    roles: ['operator'],
+    idempotent: true,
+    responses: stockAfter(200),
+    async handle({ params }, req, res) {
       const status = await inventoryStatus(params.productId);
       for (const location of status.locations.filter((l) => l.available > 0)) {
-        await changeStock(
-          params.productId,
-          location.warehouseId,
-          -location.available,
-          `${req.operationId!}:${location.warehouseId}`,
-          res.locals.requestId as string
-        );
+        const change = {
+          warehouseId: location.warehouseId,
+          quantityChange: -location.available,
+          adjustmentId: `${req.operationId!}:${location.warehouseId}`,
+        };
+        await changeStock(params.productId, change, res.locals.requestId as string);
       }
       res.json(await inventoryStatus(params.productId));
-    }
-  );
-
-  defineRoute(
-    routes,
-    {
-      method: 'get',
-      path: '/inventory',
-      operationId: 'GetInventoryList',
-      summary: 'Stock of every product',
-      tags: ['inventory'],
-      roles: ['operator', 'service'],
-      query: InventoryListQuery,
-      responses: { 200: { description: 'Stock per product', schema: z.object({ items: z.array(InventoryStatus) }) } },
     },
-    async ({ query }, _req, res) => {
-      const products = await db.product.findMany({
-        select: { id: true },
-        orderBy: { sku: 'asc' },
-        skip: (query.page - 1) * query.limit,
-        take: query.limit,
-      });
-      res.json({ items: await Promise.all(products.map((product) => inventoryStatus(product.id))) });
-    }
-  );
+  });
 
-  defineRoute(
-    routes,
-    {
-      method: 'get',
-      path: '/inventory/:productId/status',
-      operationId: 'GetInventoryStatus',
-      summary: 'Stock of one product per warehouse',
-      tags: ['inventory'],
-      roles: ['customer', 'operator', 'service'],
-      params: ProductIdParams,
-      responses: {
-        200: { description: 'Stock', schema: InventoryStatus },
-        404: { description: 'Unknown product', schema: Problem },
-      },
-    },
-    async ({ params }, _req, res) => {
+  inventory.get('/inventory', {
+    operationId: 'GetInventoryList',
+    summary: 'Stock of every product',
+    ...catalogList('Stock per product', InventoryStatus, stockOf),
+  });
+
+  stock.get('/inventory/:productId/status', {
+    operationId: 'GetInventoryStatus',
+    summary: 'Stock of one product per warehouse',
+    roles: ['customer', 'operator', 'service'],
+    responses: { 200: { description: 'Stock', schema: InventoryStatus } },
+    async handle({ params }, _req, res) {
       res.json(await inventoryStatus(params.productId));
-    }
-  );
+    },
+  });
 }

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import { canSeeCustomer } from '../auth.js';
+import { canSeeCustomer } from '../../domain/principal.js';
+import type { OrderCommands } from '../../orders/commands.js';
 import { ApiError } from '../errors.js';
-import type { OrderService } from '../order-service.js';
 import type { RouteEnv } from '../route.js';
-import { defineRoute } from '../route.js';
+import { resource } from '../route.js';
 import { Notification, Problem, ShipmentStatusUpdate, UserNotifications, Uuid } from '../schemas.js';
 
 type NotificationRow = Awaited<ReturnType<Db['notification']['findMany']>>[number];
@@ -24,50 +24,39 @@ function toNotification(row: NotificationRow) {
 }
 
 /** Shipping updates from carriers and the customer's notification inbox. */
-export function fulfilmentRoutes(routes: RouteEnv, orders: OrderService, db: Db): void {
-  defineRoute(
-    routes,
-    {
-      method: 'put',
-      path: '/shipments/:shipmentId/status',
-      operationId: 'UpdateShipmentStatus',
-      summary: "A carrier's status update: signals the order (dispatch captures payment, delivery completes it)",
-      tags: ['shipping'],
-      roles: ['service', 'operator'],
-      params: z.strictObject({ shipmentId: Uuid }),
-      body: ShipmentStatusUpdate,
-      idempotent: true,
-      responses: {
-        200: {
-          description: 'Delivered to the order',
-          schema: z.object({ shipmentId: Uuid, orderId: Uuid, status: z.string(), accepted: z.boolean() }),
-        },
-        404: { description: 'Unknown shipment', schema: Problem },
-        409: { description: 'The order is finished', schema: Problem },
-      },
-    },
-    async ({ params, body }, req, res) => {
-      res.json(await orders.shipmentStatus(params.shipmentId, body.status, req.operationId!));
-    }
-  );
+export function fulfilmentRoutes(routes: RouteEnv, commands: OrderCommands, db: Db): void {
+  const shipments = resource(routes, { tags: ['shipping'], roles: ['service', 'operator'] });
+  const notifications = resource(routes, { tags: ['notifications'], roles: ['customer', 'operator'] });
 
-  defineRoute(
-    routes,
-    {
-      method: 'get',
-      path: '/users/:userId/notifications',
-      operationId: 'GetUserNotifications',
-      summary: "A customer's notifications, newest first",
-      tags: ['notifications'],
-      roles: ['customer', 'operator'],
-      params: z.strictObject({ userId: Uuid }),
-      query: z.strictObject({ status: z.enum(['unread', 'all']).default('all') }),
-      responses: {
-        200: { description: 'Notifications', schema: UserNotifications },
-        404: { description: "Another customer's notifications", schema: Problem },
+  shipments.put('/shipments/:shipmentId/status', {
+    operationId: 'UpdateShipmentStatus',
+    summary: "A carrier's status update: signals the order (dispatch captures payment, delivery completes it)",
+    params: z.strictObject({ shipmentId: Uuid }),
+    body: ShipmentStatusUpdate,
+    idempotent: true,
+    responses: {
+      200: {
+        description: 'Delivered to the order',
+        schema: z.object({ shipmentId: Uuid, orderId: Uuid, status: z.string(), accepted: z.boolean() }),
       },
+      404: { description: 'Unknown shipment', schema: Problem },
+      409: { description: 'The order is finished', schema: Problem },
     },
-    async ({ params, query }, req, res) => {
+    async handle({ params, body }, req, res) {
+      res.json(await commands.reportShipmentStatus(params.shipmentId, body.status, req.operationId!));
+    },
+  });
+
+  notifications.get('/users/:userId/notifications', {
+    operationId: 'GetUserNotifications',
+    summary: "A customer's notifications, newest first",
+    params: z.strictObject({ userId: Uuid }),
+    query: z.strictObject({ status: z.enum(['unread', 'all']).default('all') }),
+    responses: {
+      200: { description: 'Notifications', schema: UserNotifications },
+      404: { description: "Another customer's notifications", schema: Problem },
+    },
+    async handle({ params, query }, req, res) {
       if (!canSeeCustomer(req.principal!, params.userId)) throw ApiError.notFound(`user ${params.userId}`);
       const rows = await db.notification.findMany({
         where: { userId: params.userId, ...(query.status === 'unread' ? { readAt: null } : {}) },
@@ -75,29 +64,22 @@ export function fulfilmentRoutes(routes: RouteEnv, orders: OrderService, db: Db)
         take: 100,
       });
       res.json({ userId: params.userId, notifications: rows.map(toNotification) });
-    }
-  );
-
-  defineRoute(
-    routes,
-    {
-      method: 'get',
-      path: '/notifications/:notificationId',
-      operationId: 'GetNotificationDetails',
-      summary: 'One notification',
-      tags: ['notifications'],
-      roles: ['customer', 'operator'],
-      params: z.strictObject({ notificationId: Uuid }),
-      responses: {
-        200: { description: 'The notification', schema: Notification },
-        404: { description: 'Not found', schema: Problem },
-      },
     },
-    async ({ params }, req, res) => {
+  });
+
+  notifications.get('/notifications/:notificationId', {
+    operationId: 'GetNotificationDetails',
+    summary: 'One notification',
+    params: z.strictObject({ notificationId: Uuid }),
+    responses: {
+      200: { description: 'The notification', schema: Notification },
+      404: { description: 'Not found', schema: Problem },
+    },
+    async handle({ params }, req, res) {
       const row = await db.notification.findUnique({ where: { id: params.notificationId } });
       if (!row || !canSeeCustomer(req.principal!, row.userId))
         throw ApiError.notFound(`notification ${params.notificationId}`);
       res.json(toNotification(row));
-    }
-  );
+    },
+  });
 }

@@ -1,10 +1,14 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import type { Db } from '../../db/client.js';
+import { toDecimal } from '../../domain/money.js';
+import { CancellationReason, SETTLED_STAGES } from '../../domain/order.js';
+import type { CommandContext, OrderCommands } from '../../orders/commands.js';
+import type { Role } from '../../domain/principal.js';
+import type { OrderQueries, OrderRow } from '../../orders/queries.js';
 import { ApiError, ErrorCode } from '../errors.js';
-import type { OrderService, RequestContext } from '../order-service.js';
+import { toOrderDto } from '../order-dto.js';
 import type { RouteEnv } from '../route.js';
-import { defineRoute } from '../route.js';
+import { resource } from '../route.js';
 import {
   Accepted,
   AmendRequest,
@@ -19,19 +23,16 @@ import {
   PaymentStatus,
   Problem,
 } from '../schemas.js';
-import { toDecimal } from '../../domain/money.js';
-import { CancellationReason, SETTLED_STAGES } from '../../domain/order.js';
 
 const MAX_PREFER_WAIT_S = 30;
 
 /** Who asks, under which operation id, and the trace the request belongs to. */
-export function context(req: Request): RequestContext & { updateId: string; operationId: string } {
+export function context(req: Request): CommandContext {
   return {
     operationId: req.operationId!,
     principal: req.principal!,
-    requestId: req.res!.locals.requestId as string,
+    causationId: req.res!.locals.requestId as string,
     ...(req.res!.locals.traceparent ? { traceparent: req.res!.locals.traceparent as string } : {}),
-    updateId: req.operationId!,
   };
 }
 
@@ -42,17 +43,26 @@ function preferredWaitMs(req: Request): number | undefined {
 }
 
 /** The order after a change, or 202 + Location while the change (or the order itself) is still being persisted. */
-function sendOrder(res: Response, orderId: string, order: Order | undefined) {
+function sendOrder(res: Response, orderId: string, row: OrderRow | undefined) {
   const location = `/v1/orders/${orderId}`;
-  if (order) res.json(order);
+  if (row) res.json(toOrderDto(row));
   else res.status(202).location(location).json({ orderId, status: 'accepted', location });
 }
 
-export function orderRoutes(routes: RouteEnv, orders: OrderService, db: Db): void {
-  const notFound = {
-    description: 'No such order (or not yours); an order whose workflow runs but is not persisted yet is found',
-    schema: Problem,
-  };
+export function orderRoutes(routes: RouteEnv, commands: OrderCommands, queries: OrderQueries): void {
+  const orders = resource(routes, { tags: ['orders'], roles: ['customer', 'operator'] });
+  const order = resource(routes, {
+    tags: ['orders'],
+    roles: ['customer', 'operator'],
+    params: OrderIdParams,
+    responses: {
+      404: {
+        description: 'No such order (or not yours); an order whose workflow runs but is not persisted yet is found',
+        schema: Problem,
+      },
+    },
+  });
+  const readers: { roles: Role[] } = { roles: ['customer', 'operator', 'service'] };
   const stillRunning = {
     description:
       'Accepted: the compensations (release, void or refund) are still running after CANCEL_WAIT, or the ' +
@@ -61,216 +71,161 @@ export function orderRoutes(routes: RouteEnv, orders: OrderService, db: Db): voi
     headers: { Location: 'The order URL' },
   };
 
-  defineRoute(
-    routes,
-    {
-      method: 'post',
-      path: '/orders',
-      operationId: 'PlaceOrder',
-      summary: 'Place an order: starts its OrderWorkflow',
-      tags: ['orders'],
-      description:
-        'Waits up to ORDER_CREATE_WAIT for the workflow to persist the order: 201 with the order, else 202 with Location. ' +
-        'Prices come from the catalog: unknown products, a `price` differing from the catalog, a product in another ' +
-        'currency, no items, more than 50 lines or a total above 100,000,000 minor units are 422 with field-level errors. ' +
-        'Customers order only for themselves (403). The order id is derived from the caller and the Idempotency-Key: ' +
-        'every retry with the key returns the same order, even after the stored answer expired.',
-      roles: ['customer', 'operator'],
-      body: OrderCreate,
-      headers: z.object({
-        Prefer: z.string().optional().openapi({
-          description:
-            'RFC 7240 `wait=N` (N <= 30): hold the answer until the order is confirmed, backordered or cancelled',
-          example: 'wait=10',
-        }),
+  orders.post('/orders', {
+    operationId: 'PlaceOrder',
+    summary: 'Place an order: starts its OrderWorkflow',
+    description:
+      'Waits up to ORDER_CREATE_WAIT for the workflow to persist the order: 201 with the order, else 202 with Location. ' +
+      'Prices come from the catalog: unknown products, a `price` differing from the catalog, a product in another ' +
+      'currency, no items, more than 50 lines or a total above 100,000,000 minor units are 422 with field-level errors. ' +
+      'Customers order only for themselves (403). The order id is derived from the caller and the Idempotency-Key: ' +
+      'every retry with the key returns the same order, even after the stored answer expired.',
+    body: OrderCreate,
+    headers: z.object({
+      Prefer: z.string().optional().openapi({
+        description:
+          'RFC 7240 `wait=N` (N <= 30): hold the answer until the order is confirmed, backordered or cancelled',
+        example: 'wait=10',
       }),
-      idempotent: true,
-      responses: {
-        201: {
-          description: 'The order, persisted by its workflow',
-          schema: Order,
-          headers: { Location: 'The order URL' },
-        },
-        202: {
-          description: 'The workflow started but had not persisted the order within ORDER_CREATE_WAIT; poll Location',
-          schema: Accepted,
-          headers: { Location: 'The order URL: answers 202 until the order is persisted, then 200' },
-        },
-        403: { description: 'A customer placing an order for another customer, or a service', schema: Problem },
+    }),
+    idempotent: true,
+    responses: {
+      201: {
+        description: 'The order, persisted by its workflow',
+        schema: Order,
+        headers: { Location: 'The order URL' },
       },
+      202: {
+        description: 'The workflow started but had not persisted the order within ORDER_CREATE_WAIT; poll Location',
+        schema: Accepted,
+        headers: { Location: 'The order URL: answers 202 until the order is persisted, then 200' },
+      },
+      403: { description: 'A customer placing an order for another customer, or a service', schema: Problem },
     },
-    async ({ body }, req, res) => {
-      const { orderId, order } = await orders.placeOrder(body, context(req));
+    async handle({ body }, req, res) {
+      const { orderId, order: placed } = await commands.place(body, context(req));
       const location = `/v1/orders/${orderId}`;
       res.location(location);
       const waitMs = preferredWaitMs(req);
-      const settled = waitMs
-        ? await orders.waitForOrder(orderId, waitMs, (o) => SETTLED_STAGES.includes(o.stage))
-        : order;
-      if (settled) res.status(201).json(settled);
+      const settled = waitMs ? await queries.waitFor(orderId, waitMs, SETTLED_STAGES) : placed;
+      if (settled) res.status(201).json(toOrderDto(settled));
       else res.status(202).json({ orderId, status: 'accepted', location });
-    }
-  );
-
-  defineRoute(
-    routes,
-    {
-      method: 'get',
-      path: '/orders',
-      operationId: 'ListOrders',
-      summary: 'List orders, newest first (customers see their own)',
-      tags: ['orders'],
-      roles: ['customer', 'operator'],
-      query: ListOrdersQuery,
-      description: 'Customers may only filter by their own customerId (403 otherwise).',
-      responses: { 200: { description: 'A page of orders', schema: OrderList } },
     },
-    async ({ query }, req, res) => {
-      res.json(await orders.listOrders(query, req.principal!));
-    }
-  );
+  });
 
-  defineRoute(
-    routes,
-    {
-      method: 'get',
-      path: '/orders/:orderId',
-      operationId: 'GetOrder',
-      summary: 'Get an order',
-      tags: ['orders'],
-      roles: ['customer', 'operator', 'service'],
-      params: OrderIdParams,
-      responses: {
-        200: { description: 'The order', schema: Order },
-        202: {
-          description: 'Accepted by POST /v1/orders but not yet persisted by its workflow: poll again',
-          schema: Accepted,
+  orders.get('/orders', {
+    operationId: 'ListOrders',
+    summary: 'List orders, newest first (customers see their own)',
+    query: ListOrdersQuery,
+    description: 'Customers may only filter by their own customerId (403 otherwise).',
+    responses: { 200: { description: 'A page of orders', schema: OrderList } },
+    async handle({ query }, req, res) {
+      const { rows, totalItems } = await queries.list(query, req.principal!);
+      res.json({
+        items: rows.map(toOrderDto),
+        pagination: {
+          totalItems,
+          totalPages: Math.ceil(totalItems / query.limit),
+          currentPage: query.page,
+          itemsPerPage: query.limit,
         },
-        404: notFound,
+      });
+    },
+  });
+
+  order.get('/orders/:orderId', {
+    ...readers,
+    operationId: 'GetOrder',
+    summary: 'Get an order',
+    responses: {
+      200: { description: 'The order', schema: Order },
+      202: {
+        description: 'Accepted by POST /v1/orders but not yet persisted by its workflow: poll again',
+        schema: Accepted,
       },
     },
-    async ({ params }, req, res) => {
-      const found = await orders.findOrder(params.orderId, req.principal!);
-      if (found.order) res.json(found.order);
+    async handle({ params }, req, res) {
+      const found = await queries.find(params.orderId, req.principal!);
+      if (found.order) res.json(toOrderDto(found.order));
       else
         res.status(202).json({ orderId: params.orderId, status: 'accepted', location: `/v1/orders/${params.orderId}` });
-    }
-  );
+    },
+  });
 
-  defineRoute(
-    routes,
-    {
-      method: 'patch',
-      path: '/orders/:orderId',
-      operationId: 'UpdateOrder',
-      summary: 'Update the order status: only `cancelled` is accepted from clients',
-      description: 'Other statuses are driven by the saga: 409 CONFLICT. `cancelled` cancels like POST .../cancel.',
-      tags: ['orders'],
-      roles: ['customer', 'operator'],
-      params: OrderIdParams,
-      body: OrderUpdate,
-      idempotent: true,
-      responses: {
-        200: { description: 'The cancelled order', schema: Order },
-        202: stillRunning,
-        404: notFound,
-        409: {
-          description: 'The status is driven by the saga, or the order can no longer be cancelled',
-          schema: Problem,
-        },
+  order.patch('/orders/:orderId', {
+    operationId: 'UpdateOrder',
+    summary: 'Update the order status: only `cancelled` is accepted from clients',
+    description: 'Other statuses are driven by the saga: 409 CONFLICT. `cancelled` cancels like POST .../cancel.',
+    body: OrderUpdate,
+    idempotent: true,
+    responses: {
+      200: { description: 'The cancelled order', schema: Order },
+      202: stillRunning,
+      409: {
+        description: 'The status is driven by the saga, or the order can no longer be cancelled',
+        schema: Problem,
       },
     },
-    async ({ params, body }, req, res) => {
+    async handle({ params, body }, req, res) {
       // Existence (and ownership) first, so a foreign or missing order is 404 whatever the body says.
-      await orders.findOrder(params.orderId, req.principal!);
+      await queries.find(params.orderId, req.principal!);
       if (body.status !== 'cancelled') {
         throw ApiError.conflict(
           ErrorCode.CONFLICT,
           `status ${body.status} is set by the order saga; clients may only set cancelled`
         );
       }
-      sendOrder(
-        res,
-        params.orderId,
-        await orders.cancel(params.orderId, CancellationReason.CUSTOMER_REQUESTED, context(req))
-      );
-    }
-  );
+      const cancelled = await commands.cancel(params.orderId, CancellationReason.CUSTOMER_REQUESTED, context(req));
+      sendOrder(res, params.orderId, cancelled);
+    },
+  });
 
-  defineRoute(
-    routes,
-    {
-      method: 'post',
-      path: '/orders/:orderId/amendments',
-      operationId: 'AmendOrder',
-      summary: 'Replace the items and/or shipping address before fulfilment starts',
-      tags: ['orders'],
-      roles: ['customer', 'operator'],
-      params: OrderIdParams,
-      body: AmendRequest,
-      idempotent: true,
-      responses: {
-        200: { description: 'The amended order', schema: Order },
-        202: {
-          description: 'Amended, but the order is not persisted yet (its POST answered 202); poll Location',
-          schema: Accepted,
-          headers: { Location: 'The order URL' },
-        },
-        404: notFound,
-        409: { description: 'Too late to amend, or stock or payment refused the change', schema: Problem },
+  order.post('/orders/:orderId/amendments', {
+    operationId: 'AmendOrder',
+    summary: 'Replace the items and/or shipping address before fulfilment starts',
+    body: AmendRequest,
+    idempotent: true,
+    responses: {
+      200: { description: 'The amended order', schema: Order },
+      202: {
+        description: 'Amended, but the order is not persisted yet (its POST answered 202); poll Location',
+        schema: Accepted,
+        headers: { Location: 'The order URL' },
       },
+      409: { description: 'Too late to amend, or stock or payment refused the change', schema: Problem },
     },
-    async ({ params, body }, req, res) => {
-      sendOrder(res, params.orderId, await orders.amend(params.orderId, body, context(req)));
-    }
-  );
+    async handle({ params, body }, req, res) {
+      sendOrder(res, params.orderId, await commands.amend(params.orderId, body, context(req)));
+    },
+  });
 
-  defineRoute(
-    routes,
-    {
-      method: 'post',
-      path: '/orders/:orderId/cancel',
-      operationId: 'CancelOrder',
-      summary: 'Cancel an order before dispatch: stock is released and the payment voided or refunded',
-      description:
-        'Waits up to CANCEL_WAIT (default 10s) for the compensations: 200 with the cancelled order, else 202 + Location ' +
-        'while they run (also for an order already cancelling, or one not persisted yet). A retry with the same ' +
-        'Idempotency-Key never cancels twice.',
-      tags: ['orders'],
-      roles: ['customer', 'operator'],
-      params: OrderIdParams,
-      body: CancelRequest,
-      idempotent: true,
-      responses: {
-        200: { description: 'The cancelled order', schema: Order },
-        202: stillRunning,
-        404: notFound,
-        409: { description: 'Already dispatched: start a return instead', schema: Problem },
-      },
+  order.post('/orders/:orderId/cancel', {
+    operationId: 'CancelOrder',
+    summary: 'Cancel an order before dispatch: stock is released and the payment voided or refunded',
+    description:
+      'Waits up to CANCEL_WAIT (default 10s) for the compensations: 200 with the cancelled order, else 202 + Location ' +
+      'while they run (also for an order already cancelling, or one not persisted yet). A retry with the same ' +
+      'Idempotency-Key never cancels twice.',
+    body: CancelRequest,
+    idempotent: true,
+    responses: {
+      200: { description: 'The cancelled order', schema: Order },
+      202: stillRunning,
+      409: { description: 'Already dispatched: start a return instead', schema: Problem },
     },
-    async ({ params, body }, req, res) => {
-      sendOrder(res, params.orderId, await orders.cancel(params.orderId, body.reason, context(req)));
-    }
-  );
+    async handle({ params, body }, req, res) {
+      sendOrder(res, params.orderId, await commands.cancel(params.orderId, body.reason, context(req)));
+    },
+  });
 
-  defineRoute(
-    routes,
-    {
-      method: 'get',
-      path: '/orders/:orderId/events',
-      operationId: 'GetOrderEvents',
-      summary: "The order's events, in the order they were recorded",
-      tags: ['orders'],
-      roles: ['customer', 'operator', 'service'],
-      params: OrderIdParams,
-      responses: { 200: { description: 'Events from the outbox', schema: OrderEvents }, 404: notFound },
-    },
-    async ({ params }, req, res) => {
-      await orders.getOrder(params.orderId, req.principal!);
-      const rows = await db.outbox.findMany({
-        where: { envelope: { path: ['correlationid'], equals: params.orderId } },
-        orderBy: { seq: 'asc' },
-      });
+  order.get('/orders/:orderId/events', {
+    ...readers,
+    operationId: 'GetOrderEvents',
+    summary: "The order's events, in the order they were recorded",
+    responses: { 200: { description: 'Events from the outbox', schema: OrderEvents } },
+    async handle({ params }, req, res) {
+      await queries.get(params.orderId, req.principal!);
+      const rows = await queries.events(params.orderId);
       res.json({
         orderId: params.orderId,
         events: rows.map((row) => ({
@@ -283,49 +238,50 @@ export function orderRoutes(routes: RouteEnv, orders: OrderService, db: Db): voi
           envelope: row.envelope as Record<string, unknown>,
         })),
       });
-    }
-  );
-
-  defineRoute(
-    routes,
-    {
-      method: 'get',
-      path: '/orders/:orderId/payment',
-      operationId: 'GetPaymentStatus',
-      summary: 'Payment status of an order (catalog GetPaymentStatus)',
-      tags: ['payments'],
-      roles: ['customer', 'operator', 'service'],
-      params: OrderIdParams,
-      responses: { 200: { description: 'Payment status', schema: PaymentStatus }, 404: notFound },
     },
-    async ({ params }, req, res) => {
-      const order = await orders.getOrder(params.orderId, req.principal!);
-      const operations = await db.payment.findMany({ where: { orderId: order.id }, orderBy: { createdAt: 'asc' } });
-      const capture = operations.find((op) => op.kind === 'CAPTURE' && op.status === 'SUCCEEDED');
-      const paymentStatus = {
-        refunded: 'refunded',
-        captured: 'completed',
-        failed: 'failed',
-      }[order.payment.status as string] as z.infer<typeof PaymentStatus>['paymentStatus'] | undefined;
-      res.json({
-        orderId: order.id,
-        paymentStatus: paymentStatus ?? 'pending',
-        amount: toDecimal(
-          order.payment.capturedAmount ?? order.payment.authorizedAmount ?? order.totalAmount,
-          order.currency
-        ),
-        currency: order.currency,
-        paymentMethod: order.payment.method,
-        transactionId: capture?.providerRef ?? operations.at(-1)?.providerRef ?? null,
-        paymentDate: (capture ?? operations.at(-1))?.createdAt.toISOString() ?? null,
-        operations: operations.map((op) => ({
-          id: op.id,
-          kind: op.kind,
-          status: op.status,
-          amount: op.amount,
-          createdAt: op.createdAt.toISOString(),
-        })),
-      });
-    }
-  );
+  });
+
+  order.get('/orders/:orderId/payment', {
+    ...readers,
+    operationId: 'GetPaymentStatus',
+    summary: 'Payment status of an order (catalog GetPaymentStatus)',
+    tags: ['payments'],
+    responses: { 200: { description: 'Payment status', schema: PaymentStatus } },
+    async handle({ params }, req, res) {
+      res.json(paymentStatus(await queries.get(params.orderId, req.principal!)));
+    },
+  });
+}
+
+/** The catalog's payment status of the order's payment summary; every other summary is still pending. */
+const CATALOG_PAYMENT_STATUS: Partial<Record<Order['payment']['status'], 'refunded' | 'completed' | 'failed'>> = {
+  refunded: 'refunded',
+  captured: 'completed',
+  failed: 'failed',
+};
+
+/** The catalog's PaymentStatus of an order: its payment summary and every operation on the gateway. */
+function paymentStatus(row: OrderRow): z.infer<typeof PaymentStatus> {
+  const order = toOrderDto(row);
+  const operations = row.payments;
+  const capture = operations.find((op) => op.kind === 'CAPTURE' && op.status === 'SUCCEEDED');
+  return {
+    orderId: order.id,
+    paymentStatus: CATALOG_PAYMENT_STATUS[order.payment.status] ?? 'pending',
+    amount: toDecimal(
+      order.payment.capturedAmount ?? order.payment.authorizedAmount ?? order.totalAmount,
+      order.currency
+    ),
+    currency: order.currency,
+    paymentMethod: order.payment.method,
+    transactionId: capture?.providerRef ?? operations.at(-1)?.providerRef ?? null,
+    paymentDate: (capture ?? operations.at(-1))?.createdAt.toISOString() ?? null,
+    operations: operations.map((op) => ({
+      id: op.id,
+      kind: op.kind,
+      status: op.status,
+      amount: op.amount,
+      createdAt: op.createdAt.toISOString(),
+    })),
+  };
 }

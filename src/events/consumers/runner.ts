@@ -4,12 +4,12 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { EventContext } from '../../config/config.js';
 import type { Db } from '../../db/client.js';
-import { ContractNotFoundError, validateEnvelope, validateEventData } from '../contracts.js';
 import type { CloudEvent } from '../envelope.js';
-import { EVENT_SOURCE } from '../envelope.js';
 import { parkMessage } from '../inbox.js';
 import { streamName } from '../streams.js';
 import { inEventSpan } from '../../tracing/spans.js';
+import type { Decoded } from './decode.js';
+import { decodeInbound } from './decode.js';
 
 /** Thrown by a handler for a message that can never succeed (unknown order, impossible stock change): it is parked. */
 export class PoisonMessageError extends Error {
@@ -43,6 +43,26 @@ export interface InboundHandler {
   handle(event: CloudEvent, delivery: Delivery): Promise<Outcome>;
 }
 
+/** The durable consumer of a context's stream. The name is also the inbox key: renaming it re-applies old messages. */
+export const consumerName = (context: EventContext) => `orders-service-${context}`;
+
+/**
+ * The consumer of `types` on the context's stream. `handle` gets the event's data as `Data`: decodeInbound has
+ * validated it against the contract of its type and version before any handler runs.
+ */
+export function inboundHandler<Data>(
+  context: EventContext,
+  types: readonly string[],
+  handle: (data: Data, event: CloudEvent, delivery: Delivery) => Promise<Outcome>
+): InboundHandler {
+  return {
+    name: consumerName(context),
+    context,
+    types,
+    handle: (event, delivery) => handle(event.data as Data, event, delivery),
+  };
+}
+
 export interface ConsumerTuning {
   /** How long JetStream waits for an ack before redelivering; longer than the slowest handler run. */
   ackWaitMs: number;
@@ -64,45 +84,6 @@ export const DEFAULT_TUNING: ConsumerTuning = {
   maxRetryDelayMs: 60_000,
   batch: 20,
 };
-
-type Decoded =
-  | { kind: 'own' }
-  | { kind: 'invalid'; reason: string; eventId?: string; type?: string }
-  | { kind: 'event'; event: CloudEvent };
-
-/** JSON, envelope and payload checks; the reason names every problem, since an operator reads it in one line. */
-export function decodeInbound(raw: string): Decoded {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch (error) {
-    return { kind: 'invalid', reason: `invalid JSON: ${error instanceof Error ? error.message : String(error)}` };
-  }
-  const candidate = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Partial<CloudEvent>;
-  // Our relay publishes to the same subjects (InventoryAdjusted, CreateShipment): those are not inbound.
-  if (candidate.source === EVENT_SOURCE) return { kind: 'own' };
-  const ids = {
-    ...(typeof candidate.id === 'string' ? { eventId: candidate.id } : {}),
-    ...(typeof candidate.type === 'string' ? { type: candidate.type } : {}),
-  };
-  const envelope = validateEnvelope(parsed);
-  if (!envelope.ok) return { kind: 'invalid', reason: `invalid envelope: ${envelope.errors.join('; ')}`, ...ids };
-  const event = parsed as CloudEvent;
-  const [, , , schemaType, version] = event.dataschema.split(':');
-  if (schemaType !== event.type) {
-    return { kind: 'invalid', reason: `dataschema ${event.dataschema} does not describe type ${event.type}`, ...ids };
-  }
-  try {
-    const data = validateEventData(event.type, version!, event.data);
-    if (!data.ok) {
-      return { kind: 'invalid', reason: `invalid ${event.type} ${version} data: ${data.errors.join('; ')}`, ...ids };
-    }
-  } catch (error) {
-    if (!(error instanceof ContractNotFoundError)) throw error;
-    return { kind: 'invalid', reason: `no contract for ${event.type} version ${version}`, ...ids };
-  }
-  return { kind: 'event', event };
-}
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);

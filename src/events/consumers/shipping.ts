@@ -2,13 +2,11 @@ import type { Client } from '@temporalio/client';
 import type { Db } from '../../db/client.js';
 import type { ShipmentUpdateStatus } from '../../workflows/messages.js';
 import { shipmentUpdateSignal } from '../../workflows/messages.js';
-import type { CloudEvent } from '../envelope.js';
 import { processOnce } from '../inbox.js';
-import type { InboundHandler } from './runner.js';
-import { PoisonMessageError } from './runner.js';
+import { consumerName, inboundHandler, PoisonMessageError } from './runner.js';
 import { signalOrder } from './signal.js';
 
-export const SHIPPING_CONSUMER = 'orders-service-shipping';
+export const SHIPPING_CONSUMER = consumerName('shipping');
 
 export const SHIPMENT_STATUS_OF: Readonly<Record<string, ShipmentUpdateStatus>> = {
   ShipmentDispatched: 'shipped',
@@ -43,23 +41,17 @@ export function shippingConsumer(deps: { db: Db; temporal: Client }) {
     return order.id;
   }
 
-  const handler: InboundHandler = {
-    name: SHIPPING_CONSUMER,
-    context: 'shipping',
-    types: Object.keys(SHIPMENT_STATUS_OF),
-    async handle(event: CloudEvent, delivery) {
-      const data = event.data as { shipmentId: string; orderId: string };
-      const status = SHIPMENT_STATUS_OF[event.type]!;
-      const orderId = await orderOf(data);
-      let finished = false;
-      const applied = await processOnce(deps.db, delivery.consumer, event.id, async () => {
-        finished = !(await signalOrder(deps.temporal, orderId, shipmentUpdateSignal, { eventId: event.id, status }));
-      });
-      if (finished) {
-        delivery.logger.info({ eventId: event.id, orderId, status }, 'shipment update for a finished order; ignored');
-      }
-      return applied ? 'applied' : 'duplicate';
-    },
-  };
-  return handler;
+  const types = Object.keys(SHIPMENT_STATUS_OF);
+  return inboundHandler<{ shipmentId: string; orderId: string }>('shipping', types, async (data, event, delivery) => {
+    const status = SHIPMENT_STATUS_OF[event.type]!;
+    const orderId = await orderOf(data);
+    let finished = false;
+    const applied = await processOnce(deps.db, delivery.consumer, event.id, async () => {
+      finished = !(await signalOrder(deps.temporal, orderId, shipmentUpdateSignal, { eventId: event.id, status }));
+    });
+    if (finished) {
+      delivery.logger.info({ eventId: event.id, orderId, status }, 'shipment update for a finished order; ignored');
+    }
+    return applied ? 'applied' : 'duplicate';
+  });
 }

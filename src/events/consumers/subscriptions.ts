@@ -1,13 +1,13 @@
 import type { Client } from '@temporalio/client';
 import type { Db } from '../../db/client.js';
-import { CANCELLABLE_STAGES, CancellationReason } from '../../domain/order.js';
+import { CancellationReason } from '../../domain/order.js';
+import { cancellableSubscriptionOrders } from '../../orders/queries.js';
 import { cancelOrderSignal } from '../../workflows/messages.js';
-import type { CloudEvent } from '../envelope.js';
 import { processOnce } from '../inbox.js';
-import type { InboundHandler } from './runner.js';
+import { consumerName, inboundHandler } from './runner.js';
 import { signalOrder } from './signal.js';
 
-export const SUBSCRIPTIONS_CONSUMER = 'orders-service-subscriptions';
+export const SUBSCRIPTIONS_CONSUMER = consumerName('subscriptions');
 
 interface UserSubscriptionCancelledData {
   subscriptionId: string;
@@ -20,40 +20,28 @@ interface UserSubscriptionCancelledData {
  * delivery as the same request.
  */
 export function subscriptionsConsumer(deps: { db: Db; temporal: Client }) {
-  const handler: InboundHandler = {
-    name: SUBSCRIPTIONS_CONSUMER,
-    context: 'subscriptions',
-    types: ['UserSubscriptionCancelled'],
-    async handle(event: CloudEvent, delivery) {
-      const data = event.data as UserSubscriptionCancelledData;
-      let cancelled = 0;
-      const applied = await processOnce(deps.db, delivery.consumer, event.id, async (tx) => {
-        const orders = await tx.order.findMany({
-          where: {
-            customerId: data.userId,
-            subscriptionId: data.subscriptionId,
-            status: { in: ['pending', 'processing'] },
-            stage: { in: [...CANCELLABLE_STAGES] },
-          },
-          select: { id: true },
-          orderBy: { createdAt: 'asc' },
-        });
-        for (const order of orders) {
-          const signalled = await signalOrder(deps.temporal, order.id, cancelOrderSignal, {
-            requestId: event.id,
-            reason: CancellationReason.CUSTOMER_REQUESTED,
-          });
-          if (signalled) cancelled += 1;
-        }
+  const types = ['UserSubscriptionCancelled'];
+  return inboundHandler<UserSubscriptionCancelledData>('subscriptions', types, async (data, event, delivery) => {
+    let cancelled = 0;
+    const applied = await processOnce(deps.db, delivery.consumer, event.id, async (tx) => {
+      const orders = await cancellableSubscriptionOrders(tx, {
+        customerId: data.userId,
+        subscriptionId: data.subscriptionId,
       });
-      if (applied) {
-        delivery.logger.info(
-          { eventId: event.id, subscriptionId: data.subscriptionId, userId: data.userId, orders: cancelled },
-          'subscription cancelled: open orders asked to cancel'
-        );
+      for (const order of orders) {
+        const signalled = await signalOrder(deps.temporal, order.id, cancelOrderSignal, {
+          requestId: event.id,
+          reason: CancellationReason.CUSTOMER_REQUESTED,
+        });
+        if (signalled) cancelled += 1;
       }
-      return applied ? 'applied' : 'duplicate';
-    },
-  };
-  return handler;
+    });
+    if (applied) {
+      delivery.logger.info(
+        { eventId: event.id, subscriptionId: data.subscriptionId, userId: data.userId, orders: cancelled },
+        'subscription cancelled: open orders asked to cancel'
+      );
+    }
+    return applied ? 'applied' : 'duplicate';
+  });
 }

@@ -4,73 +4,73 @@ import { ApplicationFailure, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } f
 import { v5 as uuidv5 } from 'uuid';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/client.js';
+import type { Causation } from '../domain/causation.js';
+import type { Principal } from '../domain/principal.js';
+import { canSeeCustomer } from '../domain/principal.js';
 import type { ReturnCondition, ReturnDecision } from '../domain/returns.js';
 import { ReturnStatus } from '../domain/returns.js';
 import type { OutboxWriter } from '../events/outbox.js';
-import type { RecordedReturn } from '../returns/records.js';
-import { requestReturn, ReturnNotAllowedError, ReturnQuantityError } from '../returns/records.js';
+import type { Prisma } from '../generated/prisma/client.js';
 import { RETURN_WORKFLOW_TYPE, returnWorkflowId, settleReturnUpdate } from '../workflows/return-messages.js';
 import { CustomerIdKey, NeedsAttentionKey } from '../workflows/search-attributes.js';
-import type { Principal } from './auth.js';
-import { ApiError, ErrorCode } from './errors.js';
-import { toReturnDto } from './order-dto.js';
-import type { OrderService, RequestContext } from './order-service.js';
-import type { Return } from './schemas.js';
+import { ReturnAlreadySettledError, ReturnNotFoundError, ReturnUpdateInterruptedError } from './errors.js';
+import type { RecordedReturn } from './records.js';
+import { requestReturn } from './records.js';
 
 /** The UUIDv5 namespace of return ids derived from operation ids. Never change it: retries would fork returns. */
 const RETURN_ID_NAMESPACE = '6d0b8f1e-3c2a-4e7b-9f15-8a4c2d7e1b90';
 
+const RETURN_INCLUDE = { items: { orderBy: { productId: 'asc' } } } satisfies Prisma.ReturnInclude;
+export type ReturnRow = Prisma.ReturnGetPayload<{ include: typeof RETURN_INCLUDE }>;
+
+/** Who asks, and the operation (the caller's Idempotency-Key, or a random id) a return id is derived from. */
+export interface ReturnCommandContext extends Causation {
+  principal: Principal;
+  operationId: string;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Returns after dispatch: the API records the request and starts its ReturnWorkflow, which does the rest. */
-export class ReturnService {
+/** Returns after dispatch: records the request and starts its ReturnWorkflow, which does the rest. */
+export class ReturnCommands {
   constructor(
     private readonly db: Db,
     private readonly outbox: OutboxWriter,
     private readonly temporal: Client,
-    private readonly config: Config,
-    private readonly orders: OrderService
+    private readonly config: Config
   ) {}
 
   /**
-   * The return id is derived from the operation (the caller's Idempotency-Key, or a random id), like an order's: a
-   * retry after a lost answer finds the return it recorded and (re)starts the same workflow, never a second return.
+   * The return id is derived from the operation, like an order's: a retry after a lost answer finds the return it
+   * recorded and (re)starts the same workflow, never a second return.
    */
   async request(
     orderId: string,
     body: { items: { productId: string; quantity: number }[]; reason: string },
-    context: RequestContext & { operationId: string }
-  ): Promise<Return> {
-    await this.orders.getOrder(orderId, context.principal);
+    context: ReturnCommandContext
+  ): Promise<ReturnRow> {
+    await this.visibleOrder(orderId, context.principal);
     const returnId = uuidv5(context.operationId, RETURN_ID_NAMESPACE);
-    let recorded: RecordedReturn;
-    try {
-      recorded = await requestReturn(this.db, this.outbox, {
-        returnId,
-        orderId,
-        items: body.items,
-        reason: body.reason,
-        windowMs: this.config.RETURN_WINDOW,
-        causationId: context.requestId,
-        ...(context.traceparent ? { traceparent: context.traceparent } : {}),
-      });
-    } catch (error) {
-      if (error instanceof ReturnNotAllowedError) throw ApiError.conflict(ErrorCode.RETURN_NOT_ALLOWED, error.message);
-      if (error instanceof ReturnQuantityError) {
-        throw ApiError.validation(
-          error.message,
-          error.problems.map(({ index, field, message }) => ({ field: `body.items.${index}.${field}`, message }))
-        );
-      }
-      throw error;
-    }
+    const recorded = await requestReturn(this.db, this.outbox, {
+      returnId,
+      orderId,
+      items: body.items,
+      reason: body.reason,
+      windowMs: this.config.RETURN_WINDOW,
+      causationId: context.causationId,
+      ...(context.traceparent ? { traceparent: context.traceparent } : {}),
+    });
     await this.start(recorded, context);
     return this.get(returnId);
   }
 
-  async list(orderId: string, principal: Principal): Promise<{ orderId: string; returns: Return[] }> {
-    const order = await this.orders.getOrder(orderId, principal);
-    return { orderId, returns: order.returns };
+  async list(orderId: string, principal: Principal): Promise<ReturnRow[]> {
+    await this.visibleOrder(orderId, principal);
+    return this.db.return.findMany({
+      where: { orderId },
+      include: RETURN_INCLUDE,
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    });
   }
 
   /**
@@ -80,54 +80,63 @@ export class ReturnService {
   async settle(
     returnId: string,
     decision: { status: ReturnDecision; condition?: ReturnCondition | undefined },
-    context: RequestContext & { operationId: string }
-  ): Promise<Return> {
-    const row = await this.db.return.findUnique({ where: { id: returnId }, include: { items: true } });
-    if (!row) throw ApiError.notFound(`return ${returnId}`);
+    context: ReturnCommandContext
+  ): Promise<ReturnRow> {
+    const row = await this.db.return.findUnique({ where: { id: returnId } });
+    if (!row) throw new ReturnNotFoundError({ returnId });
     if (row.status !== ReturnStatus.REQUESTED) {
       const same =
         row.status.toLowerCase() === decision.status &&
         (decision.status === 'rejected' || row.condition === (decision.condition ?? 'resellable'));
-      if (!same) {
-        throw ApiError.conflict(ErrorCode.RETURN_ALREADY_SETTLED, `the return was already ${row.status.toLowerCase()}`);
-      }
+      if (!same) throw new ReturnAlreadySettledError(`the return was already ${row.status.toLowerCase()}`);
     } else {
       await this.start(await this.recorded(returnId), context);
-      try {
-        await this.temporal.workflow.getHandle(returnWorkflowId(returnId)).executeUpdate(settleReturnUpdate, {
-          args: [
-            {
-              requestId: context.operationId,
-              status: decision.status,
-              ...(decision.condition ? { condition: decision.condition } : {}),
-            },
-          ],
-          updateId: context.operationId,
-        });
-      } catch (error) {
-        if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
-          throw ApiError.conflict(ErrorCode.RETURN_ALREADY_SETTLED, error.cause.message);
-        }
-        if (error instanceof WorkflowUpdateFailedError) throw ApiError.unavailable();
-        throw error;
-      }
+      await this.decide(returnId, decision, context.operationId);
     }
     const until = Date.now() + this.config.CANCEL_WAIT;
     for (;;) {
       const current = await this.get(returnId);
-      const settled = current.status === 'rejected' || current.refundedAmount === current.refundAmount;
+      const settled = current.status === ReturnStatus.REJECTED || current.refundedAmount === current.refundAmount;
       if (settled || Date.now() >= until) return current;
       await sleep(50);
     }
   }
 
-  private async get(returnId: string): Promise<Return> {
-    return toReturnDto(
-      await this.db.return.findUniqueOrThrow({
-        where: { id: returnId },
-        include: { items: { orderBy: { productId: 'asc' } } },
-      })
-    );
+  private async decide(
+    returnId: string,
+    decision: { status: ReturnDecision; condition?: ReturnCondition | undefined },
+    operationId: string
+  ): Promise<void> {
+    try {
+      await this.temporal.workflow.getHandle(returnWorkflowId(returnId)).executeUpdate(settleReturnUpdate, {
+        args: [
+          {
+            requestId: operationId,
+            status: decision.status,
+            ...(decision.condition ? { condition: decision.condition } : {}),
+          },
+        ],
+        updateId: operationId,
+      });
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
+        throw new ReturnAlreadySettledError(error.cause.message, { cause: error });
+      }
+      if (error instanceof WorkflowUpdateFailedError) {
+        throw new ReturnUpdateInterruptedError('the decision did not reach the return', { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  /** A missing order and another customer's read the same, so a customer cannot probe for orders. */
+  private async visibleOrder(orderId: string, principal: Principal): Promise<void> {
+    const order = await this.db.order.findUnique({ where: { id: orderId }, select: { customerId: true } });
+    if (!order || !canSeeCustomer(principal, order.customerId)) throw new ReturnNotFoundError({ orderId });
+  }
+
+  private async get(returnId: string): Promise<ReturnRow> {
+    return this.db.return.findUniqueOrThrow({ where: { id: returnId }, include: RETURN_INCLUDE });
   }
 
   /** What the workflow starts with, read again from the return and its order. */
@@ -152,7 +161,7 @@ export class ReturnService {
   }
 
   /** Once per return id, ever: a second start joins the running workflow or finds the closed one. */
-  private async start(recorded: RecordedReturn, context: RequestContext): Promise<void> {
+  private async start(recorded: RecordedReturn, cause: Causation): Promise<void> {
     const { returnId, orderId, customerId, lines, refundAmount, currency } = recorded;
     await this.temporal.workflow
       .start(RETURN_WORKFLOW_TYPE, {
@@ -171,8 +180,8 @@ export class ReturnService {
             lines,
             refundAmount,
             maxAttempts: this.config.COMPENSATION_MAX_ATTEMPTS,
-            causationId: context.requestId,
-            ...(context.traceparent ? { traceparent: context.traceparent } : {}),
+            causationId: cause.causationId,
+            ...(cause.traceparent ? { traceparent: cause.traceparent } : {}),
           },
         ],
         typedSearchAttributes: [
