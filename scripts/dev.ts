@@ -56,7 +56,7 @@ async function main() {
   // OTEL_EXPORTER_OTLP_ENDPOINT=... npm run dev traces every role of this one process (README, Operating it).
   const tracing = await openTracing(config, 'dev');
   if (tracing) defer(() => tracing.shutdown());
-  const resources = await openResources(config, 'orders-dev', tracing);
+  const resources = await openResources(config, 'orders-dev', logger, tracing);
   defer(() => resources.close());
   const seeded = await seedCatalog(resources.db, resources.outbox);
   // Ctrl-C stops everything in order (see `shutdown`): the SDK must not start draining the worker on its own.
@@ -87,14 +87,20 @@ async function main() {
   // The worker process runs the sweeper in production; here the dev process is the worker.
   const sweeper = startReservationSweeper(resources.db, config.RESERVATION_SWEEP_INTERVAL, logger);
   defer(() => sweeper.stop());
-  const relay = createRelay(resources.db, resources.js, logger, {
-    pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
-    retentionMs: config.OUTBOX_RETENTION,
-    onPublish: (outcome, type) => metrics.outboxPublished.inc({ type, outcome }),
+  // Like the worker and the relay processes: orders are taken without NATS, events flow once it answers.
+  const relay = resources.events.whenReady('outbox relay', ({ js }) => {
+    const started = createRelay(resources.db, js, logger, {
+      pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
+      retentionMs: config.OUTBOX_RETENTION,
+      onPublish: (outcome, type) => metrics.outboxPublished.inc({ type, outcome }),
+    });
+    started.start();
+    return started;
   });
-  relay.start();
   defer(() => relay.stop());
-  const consumers = await startConsumers({ ...resources, config, logger, metrics });
+  const consumers = resources.events.whenReady('inbound consumers', ({ nats, js }) =>
+    startConsumers({ ...resources, nats, js, config, logger, metrics })
+  );
   defer(() => consumers.stop());
   const api = await startApiServer({ ...resources, config, logger, metrics: metrics.registry });
   defer(() => api.close());

@@ -78,8 +78,10 @@ export async function startService(setup: ServiceSetup, cleanup: Cleanup): Promi
     RATE_LIMIT_PER_MINUTE: '100000000',
   });
   const logger = createLogger(config.LOG_LEVEL, 'bench');
-  const resources = await openResources(config, 'orders-bench');
+  const resources = await openResources(config, 'orders-bench', logger);
   cleanup.add('close service connections', () => resources.close());
+  // openStreams connected a moment ago: NATS answers, so this resolves at once.
+  const { nats, js } = await resources.events.ready;
 
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: workflowsPath.replace(/\.js$/, '.ts'),
@@ -98,7 +100,7 @@ export async function startService(setup: ServiceSetup, cleanup: Cleanup): Promi
   });
   runWorker('order worker', orderWorker, connection, cleanup);
 
-  const relay = createRelay(resources.db, resources.js, logger, {
+  const relay = createRelay(resources.db, js, logger, {
     pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
     retentionMs: config.OUTBOX_RETENTION,
   });
@@ -110,7 +112,7 @@ export async function startService(setup: ServiceSetup, cleanup: Cleanup): Promi
   return {
     namespace: config.TEMPORAL_NAMESPACE,
     client: resources.temporal,
-    nats: resources.nats,
+    nats,
     relay,
     orderWorker,
     apiUrl: `http://127.0.0.1:${api.port}`,

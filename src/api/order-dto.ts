@@ -1,4 +1,5 @@
 import type { Prisma } from '../generated/prisma/client.js';
+import { fromStoredMoney } from '../domain/money.js';
 import type { Address, CancellationReason } from '../domain/order.js';
 import type { Order } from './schemas.js';
 
@@ -37,8 +38,8 @@ function paymentSummary(row: OrderRow): Order['payment'] {
   return {
     method: row.paymentMethod,
     status,
-    authorizedAmount: authorization?.amount ?? null,
-    capturedAmount: capture?.amount ?? null,
+    authorizedAmount: authorization ? fromStoredMoney(authorization.amount) : null,
+    capturedAmount: capture ? fromStoredMoney(capture.amount) : null,
     authorizationExpiresAt: authorization?.expiresAt?.toISOString() ?? null,
   };
 }
@@ -80,12 +81,12 @@ export function toOrderDto(row: OrderRow): Order {
       sku: item.sku,
       name: item.productName,
       quantity: item.quantity,
-      price: item.unitPrice,
-      lineTotal: item.unitPrice * item.quantity,
+      price: fromStoredMoney(item.unitPrice),
+      lineTotal: fromStoredMoney(item.unitPrice) * item.quantity,
     })),
     currency: row.currency,
-    totalAmount: row.totalAmount,
-    total: { amount: row.totalAmount, currency: row.currency },
+    totalAmount: fromStoredMoney(row.totalAmount),
+    total: { amount: fromStoredMoney(row.totalAmount), currency: row.currency },
     shippingAddress: row.shippingAddress as unknown as Address,
     billingAddress: (row.billingAddress as unknown as Address | null) ?? null,
     payment: paymentSummary(row),

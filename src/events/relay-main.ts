@@ -7,18 +7,22 @@ import { createRelay } from './relay.js';
 
 runProcess('relay', async (config, logger) => {
   const tracing = await openTracing(config, 'relay');
-  const resources = await openResources(config, 'orders-relay', tracing);
+  const resources = await openResources(config, 'orders-relay', logger, tracing);
   const metrics = createMetrics();
   // The relay watches the outbox anyway: it reports the state gauges (lag, parked, attention, stages).
   registerStateGauges(metrics, resources.db);
   const metricsServer = await serveMetrics(config, 'relay', metrics, logger);
-  const relay = createRelay(resources.db, resources.js, logger, {
-    pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
-    retentionMs: config.OUTBOX_RETENTION,
-    onPublish: (outcome, type) => metrics.outboxPublished.inc({ type, outcome }),
+  // Started, without NATS, it reports the gauges and waits; it publishes once NATS answers.
+  const relay = resources.events.whenReady('outbox relay', ({ js }) => {
+    const started = createRelay(resources.db, js, logger, {
+      pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
+      retentionMs: config.OUTBOX_RETENTION,
+      onPublish: (outcome, type) => metrics.outboxPublished.inc({ type, outcome }),
+    });
+    started.start();
+    logger.info('outbox relay running');
+    return started;
   });
-  relay.start();
-  logger.info('outbox relay running');
   return async () => {
     await relay.stop();
     await metricsServer.close();
