@@ -20,7 +20,7 @@ export interface ChaosOptions {
   orders: number;
   /** The operations phase ends after this long even if fewer orders were placed. */
   minutes: number;
-  /** Customers acting at once. */
+  /** Customers acting at once; by default one per 40 orders (at least 4), so a long run keeps its pace. */
   actors?: number;
 }
 
@@ -304,7 +304,10 @@ export async function runChaos(system: TestSystem, world: ChaosWorld, options: C
     await keepInProcessWorker();
   }
 
-  await Promise.all([...Array.from({ length: options.actors ?? 4 }, (_, i) => actor(i)), faults()]);
+  await Promise.all([
+    ...Array.from({ length: options.actors ?? Math.max(4, Math.ceil(options.orders / 40)) }, (_, i) => actor(i)),
+    faults(),
+  ]);
   await quiesce(system, observed);
   const results = await checkInvariants(system, observed);
   return {
