@@ -10,6 +10,7 @@ import { ApiError, ErrorCode } from '../errors.js';
 import type { RouteEnv } from '../route.js';
 import { defineRoute } from '../route.js';
 import { AddInventory, InventoryStatus, Problem, Product, ProductCreate, UpdateInventory, Uuid } from '../schemas.js';
+import { fromStoredMoney } from '../../domain/money.js';
 
 const ProductIdParams = z.strictObject({ productId: Uuid });
 const InventoryListQuery = z.strictObject({
@@ -21,6 +22,11 @@ export interface CatalogDeps {
   db: Db;
   outbox: OutboxWriter;
   temporal: Client;
+}
+
+/** A product row as the API shows it: the price (a BIGINT column) as a number, the time as ISO 8601. */
+function productDto<T extends { unitPrice: bigint; createdAt: Date }>(product: T) {
+  return { ...product, unitPrice: fromStoredMoney(product.unitPrice), createdAt: product.createdAt.toISOString() };
 }
 
 export function catalogRoutes(routes: RouteEnv, { db, outbox, temporal }: CatalogDeps): void {
@@ -88,7 +94,7 @@ export function catalogRoutes(routes: RouteEnv, { db, outbox, temporal }: Catalo
         res
           .status(201)
           .location(`/v1/products/${product.id}`)
-          .json({ ...product, available: 0, createdAt: product.createdAt.toISOString() });
+          .json({ ...productDto(product), available: 0 });
       } catch (error) {
         if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
           throw ApiError.conflict(ErrorCode.CONFLICT, `a product with SKU ${body.sku} exists`);
@@ -119,9 +125,8 @@ export function catalogRoutes(routes: RouteEnv, { db, outbox, temporal }: Catalo
       });
       res.json({
         items: products.map(({ inventory, ...product }) => ({
-          ...product,
+          ...productDto(product),
           available: inventory.reduce((total, row) => total + row.onHand - row.reserved, 0),
-          createdAt: product.createdAt.toISOString(),
         })),
       });
     }
@@ -147,9 +152,8 @@ export function catalogRoutes(routes: RouteEnv, { db, outbox, temporal }: Catalo
       if (!product) throw ApiError.notFound(`product ${params.productId}`);
       const { inventory, ...fields } = product;
       res.json({
-        ...fields,
+        ...productDto(fields),
         available: inventory.reduce((total, row) => total + row.onHand - row.reserved, 0),
-        createdAt: product.createdAt.toISOString(),
       });
     }
   );

@@ -19,7 +19,7 @@ import {
   PaymentStatus,
   Problem,
 } from '../schemas.js';
-import { toDecimal } from '../../domain/money.js';
+import { fromStoredMoney, toDecimal } from '../../domain/money.js';
 import { CancellationReason, SETTLED_STAGES } from '../../domain/order.js';
 
 const MAX_PREFER_WAIT_S = 30;
@@ -321,7 +321,7 @@ export function orderRoutes(routes: RouteEnv, orders: OrderService, db: Db): voi
           id: op.id,
           kind: op.kind,
           status: op.status,
-          amount: op.amount,
+          amount: fromStoredMoney(op.amount),
           createdAt: op.createdAt.toISOString(),
         })),
       });
