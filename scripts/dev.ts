@@ -42,7 +42,7 @@ async function main() {
   const { openResources } = await import('../src/runtime.js');
   const { startApiServer } = await import('../src/api/server.js');
   const { createOrderWorker } = await import('../src/worker/worker.js');
-  const { createRelay } = await import('../src/events/relay.js');
+  const { startRelayWhenConnected } = await import('../src/events/relay.js');
   const { startReservationSweeper } = await import('../src/inventory/sweep.js');
   const { startConsumers } = await import('../src/events/consumers/index.js');
   const { createSimulatedGateway } = await import('../src/payments/gateway.js');
@@ -88,14 +88,10 @@ async function main() {
   const sweeper = startReservationSweeper(resources.db, config.RESERVATION_SWEEP_INTERVAL, logger);
   defer(() => sweeper.stop());
   // Like the worker and the relay processes: orders are taken without NATS, events flow once it answers.
-  const relay = resources.events.whenReady('outbox relay', ({ js }) => {
-    const started = createRelay(resources.db, js, logger, {
-      pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
-      retentionMs: config.OUTBOX_RETENTION,
-      onPublish: (outcome, type) => metrics.outboxPublished.inc({ type, outcome }),
-    });
-    started.start();
-    return started;
+  const relay = startRelayWhenConnected(resources.db, resources.events, logger, {
+    pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
+    retentionMs: config.OUTBOX_RETENTION,
+    onPublish: (outcome, type) => metrics.outboxPublished.inc({ type, outcome }),
   });
   defer(() => relay.stop());
   const consumers = resources.events.whenReady('inbound consumers', ({ nats, js }) =>

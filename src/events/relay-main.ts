@@ -3,7 +3,7 @@ import { serveMetrics } from '../metrics/process.js';
 import { runProcess } from '../process.js';
 import { openResources } from '../runtime.js';
 import { openTracing } from '../tracing/open.js';
-import { createRelay } from './relay.js';
+import { startRelayWhenConnected } from './relay.js';
 
 runProcess('relay', async (config, logger) => {
   const tracing = await openTracing(config, 'relay');
@@ -13,15 +13,10 @@ runProcess('relay', async (config, logger) => {
   registerStateGauges(metrics, resources.db);
   const metricsServer = await serveMetrics(config, 'relay', metrics, logger);
   // Started, without NATS, it reports the gauges and waits; it publishes once NATS answers.
-  const relay = resources.events.whenReady('outbox relay', ({ js }) => {
-    const started = createRelay(resources.db, js, logger, {
-      pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
-      retentionMs: config.OUTBOX_RETENTION,
-      onPublish: (outcome, type) => metrics.outboxPublished.inc({ type, outcome }),
-    });
-    started.start();
-    logger.info('outbox relay running');
-    return started;
+  const relay = startRelayWhenConnected(resources.db, resources.events, logger, {
+    pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
+    retentionMs: config.OUTBOX_RETENTION,
+    onPublish: (outcome, type) => metrics.outboxPublished.inc({ type, outcome }),
   });
   return async () => {
     await relay.stop();

@@ -2,6 +2,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
+import type { NatsLink, Stoppable } from './nats.js';
 import { currentTraceparent, inEventSpan, ORDER_ID_ATTRIBUTE } from '../tracing/spans.js';
 
 export interface RelayOptions {
@@ -217,3 +218,16 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
 }
 
 export type Relay = ReturnType<typeof createRelay>;
+
+/**
+ * The relay of a process: started once NATS answers (until then the outbox only fills, and nothing is lost); the
+ * stop returned stops it, or cancels it if NATS never came.
+ */
+export function startRelayWhenConnected(db: Db, events: NatsLink, logger: Logger, options: RelayOptions): Stoppable {
+  return events.whenReady('outbox relay', ({ js }) => {
+    const relay = createRelay(db, js, logger, options);
+    relay.start();
+    logger.info('outbox relay running');
+    return relay;
+  });
+}
