@@ -42,7 +42,7 @@ async function main() {
   const { openResources } = await import('../src/runtime.js');
   const { startApiServer } = await import('../src/api/server.js');
   const { createOrderWorker } = await import('../src/worker/worker.js');
-  const { createRelay, relayOptions } = await import('../src/events/relay.js');
+  const { startRelayWhenConnected, relayOptions } = await import('../src/events/relay.js');
   const { startReservationSweeper } = await import('../src/inventory/sweep.js');
   const { startConsumers } = await import('../src/events/consumers/index.js');
   const { createSimulatedGateway } = await import('../src/payments/gateway.js');
@@ -56,7 +56,7 @@ async function main() {
   // OTEL_EXPORTER_OTLP_ENDPOINT=... npm run dev traces every role of this one process (README, Operating it).
   const tracing = await openTracing(config, 'dev');
   if (tracing) defer(() => tracing.shutdown());
-  const resources = await openResources(config, 'orders-dev', tracing);
+  const resources = await openResources(config, 'orders-dev', logger, tracing);
   defer(() => resources.close());
   const seeded = await seedCatalog(resources.db, resources.outbox);
   // Ctrl-C stops everything in order (see `shutdown`): the SDK must not start draining the worker on its own.
@@ -87,13 +87,15 @@ async function main() {
   // The worker process runs the sweeper in production; here the dev process is the worker.
   const sweeper = startReservationSweeper(resources.db, config.RESERVATION_SWEEP_INTERVAL, logger);
   defer(() => sweeper.stop());
-  const relay = createRelay(resources.db, resources.js, logger, {
+  // Like the worker and the relay processes: orders are taken without NATS, events flow once it answers.
+  const relay = startRelayWhenConnected(resources.db, resources.events, logger, {
     ...relayOptions(config),
     onPublish: (outcome, type) => metrics.outboxPublished.inc({ type, outcome }),
   });
-  relay.start();
   defer(() => relay.stop());
-  const consumers = await startConsumers({ ...resources, config, logger, metrics });
+  const consumers = resources.events.whenReady('inbound consumers', ({ nats, js }) =>
+    startConsumers({ ...resources, nats, js, config, logger, metrics })
+  );
   defer(() => consumers.stop());
   const api = await startApiServer({ ...resources, config, logger, metrics: metrics.registry });
   defer(() => api.close());

@@ -69,6 +69,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function open(init: DriverInit): Promise<World> {
   const temporal = await Connection.connect({ address: init.temporalAddress });
   const db = new pg.Client({ connectionString: init.databaseUrl, application_name: 'bench-driver' });
+  // A terminated backend (57P01) while idle is an 'error' event that would end the driver: the next query reports it.
+  db.on('error', () => undefined);
   await db.connect();
   const nats = await connect({ servers: init.natsUrl, name: 'bench-driver' });
   const confirmedEvents = new Map<string, { at: number; lagMs: number }>();

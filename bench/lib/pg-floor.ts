@@ -120,7 +120,11 @@ export async function floorOrder(
   const catalog = await q('SELECT id::text AS id, sku, name, unit_price, currency FROM products WHERE id = ANY($1)', [
     picked.map((product) => product.id),
   ]);
-  const priced = catalog.rows as { id: string; sku: string; name: string; unit_price: number }[];
+  // unit_price is BIGINT: pg returns it as a string, exact; prices are far below Number.MAX_SAFE_INTEGER.
+  const priced = (catalog.rows as { id: string; sku: string; name: string; unit_price: string }[]).map((row) => ({
+    ...row,
+    unit_price: Number(row.unit_price),
+  }));
   const total = priced.reduce((sum, line) => sum + line.unit_price, 0);
 
   // createOrder

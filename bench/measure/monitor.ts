@@ -32,6 +32,8 @@ export class Monitor {
 
   static async open(databaseUrl: string, databaseName: string, temporalDatabases: string[]): Promise<Monitor> {
     const client = new pg.Client({ connectionString: databaseUrl, application_name: 'bench-admin' });
+    // A terminated backend (57P01) while idle is an 'error' event that would end the bench: the next query reports it.
+    client.on('error', () => undefined);
     await client.connect();
     return new Monitor(client, databaseName, temporalDatabases);
   }

@@ -11,6 +11,8 @@ import { progressLine, record } from './record.js';
 export async function pgFloorScenario(bench: Bench, run: { items: number; concurrency: number }) {
   log('F-P: raw pg, the same statements per order, relay paused');
   const pool = new pg.Pool({ connectionString: bench.databaseUrl, max: 10 });
+  // An idle client whose backend is terminated (57P01) is an 'error' event: unheard, it would end the process.
+  pool.on('error', (error) => log(`F-P pool: idle connection lost (${error.message}); the pool replaces it`));
   bench.cleanup.add('close F-P pool', () => pool.end());
   const dbBefore = await settledDbCounters(bench);
   bench.loopDelay.reset();

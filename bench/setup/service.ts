@@ -81,8 +81,10 @@ export async function startService(setup: ServiceSetup, cleanup: Cleanup): Promi
     ...setup.workerSettings,
   });
   const logger = createLogger(config.LOG_LEVEL, 'bench');
-  const resources = await openResources(config, 'orders-bench');
+  const resources = await openResources(config, 'orders-bench', logger);
   cleanup.add('close service connections', () => resources.close());
+  // openStreams connected a moment ago: NATS answers, so this resolves at once.
+  const { nats, js } = await resources.events.ready;
 
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: workflowsPath.replace(/\.js$/, '.ts'),
@@ -101,7 +103,7 @@ export async function startService(setup: ServiceSetup, cleanup: Cleanup): Promi
   });
   runWorker('order worker', orderWorker, connection, cleanup);
 
-  const relay = createRelay(resources.db, resources.js, logger, {
+  const relay = createRelay(resources.db, js, logger, {
     ...relayOptions(config),
   });
   cleanup.add('stop relay', () => relay.stop());
@@ -112,7 +114,7 @@ export async function startService(setup: ServiceSetup, cleanup: Cleanup): Promi
   return {
     namespace: config.TEMPORAL_NAMESPACE,
     client: resources.temporal,
-    nats: resources.nats,
+    nats,
     relay,
     orderWorker,
     apiUrl: `http://127.0.0.1:${api.port}`,

@@ -28,7 +28,7 @@ export function servedOpenApiDocument() {
     config: loadConfig({ AUTH: 'off' }),
     db: unreachable('PostgreSQL'),
     temporal: unreachable('Temporal'),
-    nats: unreachable('NATS'),
+    events: unreachable('NATS'),
     outbox: unreachable('the outbox'),
     logger: pino({ level: 'silent' }),
   };

@@ -2,7 +2,9 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../db/client.js';
 import type { StepInput } from '../domain/causation.js';
 import { ActivityErrorType } from '../domain/failures.js';
+import { MAX_ORDER_TOTAL } from '../domain/money.js';
 import type { CancellationReason, OrderLine } from '../domain/order.js';
+import { orderTotal } from '../domain/order.js';
 import type { FencedStep } from '../events/fenced-step.js';
 import type { OutboxWriter } from '../events/outbox.js';
 import type { LineRequest } from '../orders/pricing.js';
@@ -16,7 +18,10 @@ export type { AmendmentInput, CreateOrderInput, StageChange };
 
 export function createOrderActivities(db: Db, outbox: OutboxWriter, step: FencedStep) {
   return {
-    /** Prices amended lines from the catalog, in the order's currency; a line that cannot be priced is refused. */
+    /**
+     * Prices amended lines from the catalog, in the order's currency; a line that cannot be priced is refused, and so
+     * is a total above MAX_ORDER_TOTAL (a signal reaches the workflow without the API's check).
+     */
     async priceLines(items: LineRequest[], currency?: string): Promise<OrderLine[]> {
       const { lines, problems } = await priceLines(db, items, currency);
       const problem = problems[0];
@@ -29,6 +34,13 @@ export function createOrderActivities(db: Db, outbox: OutboxWriter, step: Fenced
         throw ApplicationFailure.nonRetryable(
           `items.${problem.index}: ${problem.message}`,
           ActivityErrorType.CurrencyMismatch
+        );
+      }
+      const total = orderTotal(lines);
+      if (total > MAX_ORDER_TOTAL) {
+        throw ApplicationFailure.nonRetryable(
+          `the total ${total} exceeds the maximum of ${MAX_ORDER_TOTAL} minor units`,
+          ActivityErrorType.OrderTotalTooLarge
         );
       }
       return lines;

@@ -8,7 +8,7 @@ import { startApiServer } from './server.js';
 
 runProcess('api', async (config, logger) => {
   const tracing = await openTracing(config, 'api');
-  const resources = await openResources(config, 'orders-api', tracing);
+  const resources = await openResources(config, 'orders-api', logger, tracing);
   const metrics = createMetrics();
   const metricsServer = await serveMetrics(config, 'api', metrics, logger);
   const api = await startApiServer({ ...resources, config, logger, metrics: metrics.registry });

@@ -1,3 +1,4 @@
+import { fromStoredMoney } from '../domain/money.js';
 import type { Address, CancellationReason } from '../domain/order.js';
 import type { OrderRow } from '../orders/queries.js';
 import type { ReturnRow } from '../returns/commands.js';
@@ -13,9 +14,9 @@ function paymentSummary(row: OrderRow): Order['payment'] {
   const capture = followUps.find((payment) => payment.kind === 'CAPTURE');
   const refundedAmount = succeeded
     .filter((payment) => payment.kind === 'REFUND' && capture && payment.authorizationId === capture.id)
-    .reduce((sum, payment) => sum + payment.amount, 0);
+    .reduce((sum, payment) => sum + fromStoredMoney(payment.amount), 0);
   // Partly refunded (some lines returned) is still captured: the customer keeps the rest.
-  const refunded = capture && refundedAmount >= capture.amount;
+  const refunded = capture && refundedAmount >= fromStoredMoney(capture.amount);
   const voided = followUps.some((payment) => payment.kind === 'VOID');
   const failed = !authorization && row.payments.some((payment) => payment.status === 'FAILED');
   const status = refunded
@@ -32,8 +33,8 @@ function paymentSummary(row: OrderRow): Order['payment'] {
   return {
     method: row.paymentMethod,
     status,
-    authorizedAmount: authorization?.amount ?? null,
-    capturedAmount: capture?.amount ?? null,
+    authorizedAmount: authorization ? fromStoredMoney(authorization.amount) : null,
+    capturedAmount: capture ? fromStoredMoney(capture.amount) : null,
     refundedAmount,
     authorizationExpiresAt: authorization?.expiresAt?.toISOString() ?? null,
   };
@@ -73,11 +74,11 @@ export function toReturnDto(row: ReturnRow): Return {
     items: row.items.map((item) => ({
       productId: item.productId,
       quantity: item.quantity,
-      unitPrice: item.unitPrice,
-      lineTotal: item.unitPrice * item.quantity,
+      unitPrice: fromStoredMoney(item.unitPrice),
+      lineTotal: fromStoredMoney(item.unitPrice) * item.quantity,
     })),
-    refundAmount: row.refundAmount,
-    refundedAmount: row.refundedAmount,
+    refundAmount: fromStoredMoney(row.refundAmount),
+    refundedAmount: fromStoredMoney(row.refundedAmount),
     needsAttention: row.needsAttention,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
@@ -97,12 +98,12 @@ export function toOrderDto(row: OrderRow): Order {
       sku: item.sku,
       name: item.productName,
       quantity: item.quantity,
-      price: item.unitPrice,
-      lineTotal: item.unitPrice * item.quantity,
+      price: fromStoredMoney(item.unitPrice),
+      lineTotal: fromStoredMoney(item.unitPrice) * item.quantity,
     })),
     currency: row.currency,
-    totalAmount: row.totalAmount,
-    total: { amount: row.totalAmount, currency: row.currency },
+    totalAmount: fromStoredMoney(row.totalAmount),
+    total: { amount: fromStoredMoney(row.totalAmount), currency: row.currency },
     shippingAddress: row.shippingAddress as unknown as Address,
     billingAddress: (row.billingAddress as unknown as Address | null) ?? null,
     payment: paymentSummary(row),

@@ -7,6 +7,8 @@ export const ActivityErrorType = {
   UnknownProduct: 'UnknownProduct',
   /** An amendment names a product priced in another currency than the order's. */
   CurrencyMismatch: 'CurrencyMismatch',
+  /** An amendment whose new total is above MAX_ORDER_TOTAL: the same cap as the API's for placing and amending. */
+  OrderTotalTooLarge: 'OrderTotalTooLarge',
   PaymentDeclined: 'PaymentDeclined',
   PaymentGatewayUnavailable: 'PaymentGatewayUnavailable',
   OrderNotFound: 'OrderNotFound',

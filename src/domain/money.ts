@@ -22,3 +22,12 @@ export function toDecimal(minorUnits: number, currency: string): number {
  * the saga can authorize; the columns are 64-bit, so this is a business cap, not a storage limit.
  */
 export const MAX_ORDER_TOTAL = 100_000_000;
+
+/**
+ * A money column (BIGINT, read by Prisma as a bigint) as the number the service computes with. Exact: totals are
+ * capped at MAX_ORDER_TOTAL, prices below it, far under Number.MAX_SAFE_INTEGER. Writes need no conversion (Prisma
+ * takes a number for a BigInt field).
+ */
+export function fromStoredMoney(value: bigint): number {
+  return Number(value);
+}

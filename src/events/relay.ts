@@ -3,6 +3,7 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/client.js';
+import type { NatsLink, Stoppable } from './nats.js';
 import { listenForOutboxInserts } from './outbox-listener.js';
 import { currentTraceparent, inEventSpan, ORDER_ID_ATTRIBUTE } from '../tracing/spans.js';
 
@@ -268,3 +269,16 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
 }
 
 export type Relay = ReturnType<typeof createRelay>;
+
+/**
+ * The relay of a process: started once NATS answers (until then the outbox only fills, and nothing is lost); the
+ * stop returned stops it, or cancels it if NATS never came.
+ */
+export function startRelayWhenConnected(db: Db, events: NatsLink, logger: Logger, options: RelayOptions): Stoppable {
+  return events.whenReady('outbox relay', ({ js }) => {
+    const relay = createRelay(db, js, logger, options);
+    relay.start();
+    logger.info('outbox relay running');
+    return relay;
+  });
+}

@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.js';
+import { fromStoredMoney } from '../domain/money.js';
 import type { OrderLine } from '../domain/order.js';
 
 export interface LineRequest {
@@ -47,12 +48,13 @@ export async function priceLines(
         message: `priced in ${product.currency}, not ${currency}`,
       });
     }
-    if (item.price !== undefined && item.price !== product.unitPrice) {
+    const unitPrice = fromStoredMoney(product.unitPrice);
+    if (item.price !== undefined && item.price !== unitPrice) {
       return problems.push({
         index,
         field: 'price',
         kind: 'price-changed',
-        message: `the price is ${product.unitPrice}, not ${item.price}`,
+        message: `the price is ${unitPrice}, not ${item.price}`,
       });
     }
     lines.push({
@@ -60,7 +62,7 @@ export async function priceLines(
       sku: product.sku,
       name: product.name,
       quantity: item.quantity,
-      unitPrice: product.unitPrice,
+      unitPrice,
     });
   });
   return { lines, problems };

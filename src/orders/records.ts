@@ -4,6 +4,7 @@ import { toJson } from '../db/json.js';
 import type { Causation, StepInput } from '../domain/causation.js';
 import { ActivityErrorType } from '../domain/failures.js';
 import type { Address, CancellationReason, OrderLine } from '../domain/order.js';
+import { fromStoredMoney } from '../domain/money.js';
 import { orderTotal, Stage, statusOf } from '../domain/order.js';
 import type { DomainEvent } from '../events/envelope.js';
 import type { OrderWorkflowInput } from '../workflows/messages.js';
@@ -40,7 +41,7 @@ export async function loadSnapshot(tx: Tx | Db, orderId: string): Promise<OrderS
     orderId: order.id,
     customerId: order.customerId,
     currency: order.currency,
-    totalAmount: order.totalAmount,
+    totalAmount: fromStoredMoney(order.totalAmount),
     status: statusOf(order.stage as Stage),
     stage: order.stage as Stage,
     lines: order.items
@@ -49,7 +50,7 @@ export async function loadSnapshot(tx: Tx | Db, orderId: string): Promise<OrderS
         sku: item.sku,
         name: item.productName,
         quantity: item.quantity,
-        unitPrice: item.unitPrice,
+        unitPrice: fromStoredMoney(item.unitPrice),
       }))
       .sort((a, b) => a.sku.localeCompare(b.sku)),
   };

@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.js';
+import { fromStoredMoney } from '../domain/money.js';
 import { Stage } from '../domain/order.js';
 import { ShipmentStatus } from '../domain/shipment.js';
 
@@ -43,7 +44,7 @@ export async function recoveryPlan(db: Db, orderId: string): Promise<RecoveryPla
     method: order.paymentMethod,
     openAuthorizations: order.payments
       .filter((p) => p.kind === 'AUTHORIZATION' && !settled.has(p.id))
-      .map((p) => ({ paymentId: p.id, amount: p.amount })),
+      .map((p) => ({ paymentId: p.id, amount: fromStoredMoney(p.amount) })),
     dispatched: order.payments.some((p) => p.kind === 'CAPTURE'),
     holdsStock: order.reservations.length > 0,
     shipmentRequested: order.shipment?.status === ShipmentStatus.REQUESTED,

@@ -5,6 +5,7 @@ import { v5 as uuidv5 } from 'uuid';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/client.js';
 import type { Causation } from '../domain/causation.js';
+import { fromStoredMoney } from '../domain/money.js';
 import type { Principal } from '../domain/principal.js';
 import { canSeeCustomer } from '../domain/principal.js';
 import type { ReturnCondition, ReturnDecision } from '../domain/returns.js';
@@ -153,8 +154,12 @@ export class ReturnCommands {
       orderId: row.orderId,
       customerId: row.order.customerId,
       currency: row.order.currency,
-      lines: row.items.map(({ productId, quantity, unitPrice }) => ({ productId, quantity, unitPrice })),
-      refundAmount: row.refundAmount,
+      lines: row.items.map(({ productId, quantity, unitPrice }) => ({
+        productId,
+        quantity,
+        unitPrice: fromStoredMoney(unitPrice),
+      })),
+      refundAmount: fromStoredMoney(row.refundAmount),
       captureId: row.order.payments[0]!.id,
       paymentMethod: row.order.paymentMethod,
     };

@@ -1,6 +1,7 @@
 import type { Db, Tx } from '../db/client.js';
 import type { Causation } from '../domain/causation.js';
 import type { ReturnCondition, ReturnLine } from '../domain/returns.js';
+import { fromStoredMoney } from '../domain/money.js';
 import { refundOf, ReturnStatus } from '../domain/returns.js';
 import { ShipmentStatus } from '../domain/shipment.js';
 import type { DomainEvent } from '../events/envelope.js';
@@ -54,7 +55,9 @@ export async function requestReturn(db: Db, outbox: OutboxWriter, request: Retur
       paymentMethod: row.paymentMethod,
     });
     const existing = await tx.return.findUnique({ where: { id: request.returnId }, include: { items: true } });
-    if (existing) return facts(existing.items);
+    if (existing) {
+      return facts(existing.items.map((item) => ({ ...item, unitPrice: fromStoredMoney(item.unitPrice) })));
+    }
 
     if (!capture || !row.shipment || !DISPATCHED.includes(row.shipment.status)) {
       throw new ReturnNotAllowedError('the order was not dispatched: cancel it instead of returning it');
@@ -81,7 +84,7 @@ export async function requestReturn(db: Db, outbox: OutboxWriter, request: Retur
     });
     if (problems.length > 0) throw new ReturnQuantityError(problems);
 
-    const prices = new Map(row.items.map((item) => [item.productId, item.unitPrice]));
+    const prices = new Map(row.items.map((item) => [item.productId, fromStoredMoney(item.unitPrice)]));
     const lines = request.items.map((item) => ({ ...item, unitPrice: prices.get(item.productId)! }));
     const recorded = facts(lines);
     // Refunded plus promised never exceeds the capture; with the lines checked above this holds by construction, and
@@ -92,7 +95,7 @@ export async function requestReturn(db: Db, outbox: OutboxWriter, request: Retur
           WHERE order_id = ${row.id}::uuid AND status <> 'REJECTED')::bigint AS promised,
         (SELECT coalesce(sum(amount), 0) FROM payments
           WHERE order_id = ${row.id}::uuid AND kind = 'REFUND' AND status = 'SUCCEEDED')::bigint AS refunded`;
-    const left = capture.amount - Number(money!.promised) - Number(money!.refunded);
+    const left = fromStoredMoney(capture.amount) - Number(money!.promised) - Number(money!.refunded);
     if (recorded.refundAmount > left) {
       throw new ReturnNotAllowedError(`only ${left} minor units of the capture are left to refund`);
     }

@@ -23,7 +23,7 @@ runProcess('worker', async (config, logger) => {
     },
   });
   const tracing = await openTracing(config, 'worker');
-  const resources = await openResources(config, 'orders-worker', tracing);
+  const resources = await openResources(config, 'orders-worker', logger, tracing);
   const metrics = createMetrics();
   const metricsServer = await serveMetrics(config, 'worker', metrics, logger);
   const connection = await connectWorker(config.TEMPORAL_ADDRESS);
@@ -55,7 +55,10 @@ runProcess('worker', async (config, logger) => {
       .finally(() => (reconciling = false));
   }, config.RECONCILE_INTERVAL);
   const running = worker.run();
-  const consumers = await startConsumers({ ...resources, config, logger, metrics });
+  // The saga needs no NATS (its events wait in the outbox): the consumers start once NATS is there.
+  const consumers = resources.events.whenReady('inbound consumers', ({ nats, js }) =>
+    startConsumers({ ...resources, nats, js, config, logger, metrics })
+  );
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
   return async () => {
     await sweeper.stop();

@@ -317,7 +317,7 @@ export async function startExtraApi(
     {
       db: system.resources.db,
       temporal: system.resources.temporal,
-      nats: system.resources.nats,
+      events: system.resources.events,
       outbox: system.resources.outbox,
       logger: createLogger('silent', 'test-extra-api'),
       ...deps,

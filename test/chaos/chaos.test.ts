@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { startSystem } from '../support/system.js';
-import { CHAOS_CONFIG, runChaos, summaryLines } from './chaos.js';
+import { CHAOS_CONFIG, faultSchedule, runChaos, summaryLines } from './chaos.js';
+import { roleProcess, startChaosServers } from './world.js';
 
 // `npm run chaos -- --orders N --minutes M --seed S` runs this file with its own size; `npm test` runs the CI size.
 // The environment is read here only to size the run.
@@ -11,18 +12,34 @@ const size = {
 };
 
 describe('chaos: random operations and faults, then the invariants', () => {
+  it('plans the same faults for the same seed', () => {
+    expect(faultSchedule(size.seed, size.minutes)).toEqual(faultSchedule(size.seed, size.minutes));
+    expect(faultSchedule(size.seed, size.minutes)).not.toEqual(faultSchedule(size.seed + 1, size.minutes));
+  });
+
   it(
     `keeps every invariant (seed ${size.seed}, ${size.orders} orders)`,
     async () => {
-      const system = await startSystem({ config: CHAOS_CONFIG });
+      const servers = await startChaosServers(size.seed);
+      // The relay runs as its own process, to be killed; so does one of the workers.
+      const system = await startSystem({
+        config: { ...CHAOS_CONFIG, NATS_URL: servers.nats.url, TEMPORAL_ADDRESS: servers.temporalAddress },
+        relay: false,
+      });
+      const worker = roleProcess('worker', system.config, CHAOS_CONFIG, size.seed);
+      const relay = roleProcess('relay', system.config, CHAOS_CONFIG, size.seed);
       try {
-        const summary = await runChaos(system, size);
+        await Promise.all([worker.start(), relay.start()]);
+        const [inProcessWorker] = system.workers();
+        const summary = await runChaos(system, { servers, worker, relay, inProcessWorker: inProcessWorker! }, size);
         for (const line of summaryLines(summary)) console.log(line);
         expect(summary.violations).toBe(0);
       } finally {
+        await Promise.all([worker.stop(), relay.stop()]);
         await system.stop();
+        await servers.stop();
       }
     },
-    (size.minutes + 5) * 60_000
+    (size.minutes + 10) * 60_000
   );
 });

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { Worker } from '@temporalio/worker';
+import { streamConfigs } from '../../src/events/streams.js';
 import { shipmentIdFor } from '../../src/shipping/shipments.js';
 import { reconcileOrders } from '../../src/worker/reconciler.js';
 import {
@@ -11,13 +13,14 @@ import type { InvariantResult, Observed } from '../support/invariants.js';
 import { checkInvariants } from '../support/invariants.js';
 import type { HttpResult, TestSystem } from '../support/system.js';
 import { createProduct, http, orderBody } from '../support/system.js';
+import type { ChaosServers, RoleProcess } from './world.js';
 
 export interface ChaosOptions {
   seed: number;
   orders: number;
   /** The operations phase ends after this long even if fewer orders were placed. */
   minutes: number;
-  /** Customers acting at once. */
+  /** Customers acting at once; by default one per 40 orders (at least 4), so a long run keeps its pace. */
   actors?: number;
 }
 
@@ -26,8 +29,76 @@ export interface ChaosSummary {
   orders: number;
   ops: number;
   faults: number;
+  /** Faults injected per kind. */
+  faultKinds: Map<FaultKind, number>;
   violations: number;
   results: InvariantResult[];
+}
+
+/** What a run may break: its own servers (see world.ts) and the processes of the deployment. */
+export interface ChaosWorld {
+  servers: ChaosServers;
+  /** A worker process as deployed, killed with SIGKILL; the in-process worker is stopped gracefully. */
+  worker: RoleProcess;
+  relay: RoleProcess;
+  inProcessWorker: Worker;
+}
+
+export const FAULT_KINDS = [
+  'worker-restart',
+  'worker-kill',
+  'relay-kill',
+  'pg-terminate',
+  'temporal-restart',
+  'nats-outage',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+export interface Fault {
+  /** When, from the start of the operations. */
+  atMs: number;
+  kind: FaultKind;
+  /** How long the stopped thing stays down. */
+  downMs: number;
+}
+
+const FAULT_WEIGHTS: Record<FaultKind, number> = {
+  'worker-restart': 2,
+  'worker-kill': 2,
+  'relay-kill': 2,
+  'pg-terminate': 4,
+  'temporal-restart': 1,
+  'nats-outage': 1,
+};
+/** The streams' duplicate window: one NATS outage of a long run outlasts it, so relays re-publish after it. */
+const DUPLICATE_WINDOW_MS = (streamConfigs('chaos')[0]?.duplicate_window ?? 0) / 1_000_000;
+
+/**
+ * The run's faults, from the seed alone: the same seed gives the same kinds, order, times and durations. A run long
+ * enough for it gets one NATS outage longer than the duplicate window; the other NATS outages never overlap it.
+ */
+export function faultSchedule(seed: number, minutes: number): Fault[] {
+  const rng = generator(seed * 17 + 7);
+  const horizon = minutes * 60_000;
+  const weighted = FAULT_KINDS.flatMap((kind) => Array<FaultKind>(FAULT_WEIGHTS[kind]).fill(kind));
+  const longOutage = horizon >= 2 * DUPLICATE_WINDOW_MS ? rng.int(horizon * 0.1, horizon * 0.3) : undefined;
+  const longEnd = (longOutage ?? 0) + DUPLICATE_WINDOW_MS + 5_000;
+  const schedule: Fault[] = [];
+  let natsBackAt = 0;
+  for (let at = rng.int(1_000, 4_000); at < horizon; at += rng.int(1_000, 4_000)) {
+    if (longOutage !== undefined && natsBackAt <= longOutage && at >= longOutage) {
+      schedule.push({ atMs: longOutage, kind: 'nats-outage', downMs: DUPLICATE_WINDOW_MS + 5_000 });
+      natsBackAt = longEnd;
+    }
+    const kind = rng.pick(weighted);
+    const downMs = kind === 'nats-outage' ? rng.int(1_000, 8_000) : kind === 'pg-terminate' ? 0 : rng.int(0, 2_000);
+    if (kind === 'nats-outage') {
+      const overlapsLong = longOutage !== undefined && at + downMs >= longOutage && at <= longEnd;
+      if (at < natsBackAt || overlapsLong) continue;
+      natsBackAt = at + downMs;
+    }
+    schedule.push({ atMs: at, kind, downMs });
+  }
+  return schedule;
 }
 
 /** The timings a chaos run needs: backorders give up quickly, compensations ask an operator after 3 tries. */
@@ -56,9 +127,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const PAYMENT_TOKENS = ['tok_visa', 'tok_visa', 'tok_visa', 'tok_mastercard', 'tok_chargeDeclined'] as const;
 const CARRIER_STATUSES = ['shipped', 'shipped', 'in_transit', 'delivered', 'failed', 'returned'] as const;
 
-export async function runChaos(system: TestSystem, options: ChaosOptions): Promise<ChaosSummary> {
+export async function runChaos(system: TestSystem, world: ChaosWorld, options: ChaosOptions): Promise<ChaosSummary> {
   const observed: Observed = { stockAdded: new Map(), responses: [], orderIds: [] };
-  const counts = { ops: 0, faults: 0 };
+  const counts = { ops: 0, faults: 0, byKind: new Map<FaultKind, number>() };
   const operator = system.tokens.operator;
   const products: string[] = [];
   const setup = generator(options.seed);
@@ -169,37 +240,82 @@ export async function runChaos(system: TestSystem, options: ChaosOptions): Promi
     }
   }
 
-  async function faults() {
-    const rng = generator(options.seed * 17 + 7);
-    while (busy()) {
-      await sleep(rng.int(500, 2500));
-      if (!busy()) break;
-      const fault = rng.int(0, 2);
-      counts.faults += 1;
-      if (fault === 0) {
+  const schedule = faultSchedule(options.seed, options.minutes);
+  const started = Date.now();
+  let natsOutage: Promise<void> | undefined;
+  let inProcessWorker = world.inProcessWorker;
+  /** A Temporal restart can make the in-process worker give up: it is started again, as a supervisor would. */
+  async function keepInProcessWorker() {
+    if (inProcessWorker.getState() === 'RUNNING') return;
+    await system.stopWorkers();
+    inProcessWorker = await system.startWorker();
+  }
+  async function injectFault(fault: Fault) {
+    switch (fault.kind) {
+      case 'worker-restart':
         await system.stopWorkers();
-        await sleep(rng.int(100, 1500));
-        await system.startWorker();
-      } else if (fault === 1) {
-        await system.relay?.stop();
-        await sleep(rng.int(100, 2000));
-        system.relay?.start();
-      } else {
+        await sleep(fault.downMs);
+        inProcessWorker = await system.startWorker();
+        return;
+      case 'worker-kill':
+        await world.worker.kill();
+        await sleep(fault.downMs);
+        await world.worker.start();
+        return;
+      case 'relay-kill':
+        await world.relay.kill();
+        await sleep(fault.downMs);
+        await world.relay.start();
+        return;
+      case 'pg-terminate':
         // Only this run's database: other runs and the shared server are left alone.
         await system.resources.db.$executeRaw`
           SELECT pg_terminate_backend(pid) FROM pg_stat_activity
           WHERE datname = current_database() AND pid <> pg_backend_pid()`.catch(() => undefined);
-      }
+        return;
+      case 'temporal-restart':
+        await world.servers.restartTemporal(fault.downMs);
+        await keepInProcessWorker();
+        return;
+      case 'nats-outage':
+        // In the background: a long outage overlaps the other faults, as it would in production.
+        await natsOutage;
+        natsOutage = (async () => {
+          await world.servers.nats.kill();
+          await sleep(fault.downMs);
+          await world.servers.nats.start();
+        })();
+        return;
     }
   }
+  async function faults() {
+    for (const fault of schedule) {
+      const wait = started + fault.atMs - Date.now();
+      if (wait > 0) await sleep(wait);
+      if (!busy()) break;
+      counts.faults += 1;
+      counts.byKind.set(fault.kind, (counts.byKind.get(fault.kind) ?? 0) + 1);
+      await injectFault(fault);
+    }
+    // Everything back up before the system is left to settle.
+    await natsOutage;
+    await world.worker.start();
+    await world.relay.start();
+    await keepInProcessWorker();
+  }
 
-  await Promise.all([...Array.from({ length: options.actors ?? 4 }, (_, i) => actor(i)), faults()]);
+  await Promise.all([
+    ...Array.from({ length: options.actors ?? Math.max(4, Math.ceil(options.orders / 40)) }, (_, i) => actor(i)),
+    faults(),
+  ]);
   await quiesce(system, observed);
   const results = await checkInvariants(system, observed);
   return {
     seed: options.seed,
     orders: observed.orderIds.length,
-    ...counts,
+    ops: counts.ops,
+    faults: counts.faults,
+    faultKinds: counts.byKind,
     violations: results.reduce((sum, result) => sum + result.violations.length, 0),
     results,
   };
@@ -224,23 +340,34 @@ async function quiesce(system: TestSystem, observed: Observed): Promise<void> {
       where: { id: { in: observed.orderIds }, stage: { notIn: ['COMPLETED', 'CANCELLED'] }, needsAttention: false },
       include: { shipment: true },
     });
+    // A Temporal server just restarted answers 'shard status unknown' for a while: the next pass tries again.
     const pass = await reconcileOrders({
       client: system.resources.temporal,
       db,
       taskQueue: system.config.TEMPORAL_TASK_QUEUE,
-    });
-    await Promise.all(
-      pass.recovering.map((orderId) =>
-        system.resources.temporal.workflow
-          .getHandle(recoverWorkflowId(orderId))
-          .result()
-          .catch(() => undefined)
-      )
-    );
+    }).catch(() => ({ recovering: [] as string[] }));
+    // Bounded like the rest: a recovery that waits for an operator must not hold the run forever.
+    await Promise.race([
+      Promise.all(
+        pass.recovering.map((orderId) =>
+          system.resources.temporal.workflow
+            .getHandle(recoverWorkflowId(orderId))
+            .result()
+            .catch(() => undefined)
+        )
+      ),
+      sleep(Math.max(0, until - Date.now())),
+    ]);
     if (open.length === 0 || Date.now() > until) break;
-    for (const order of open) {
-      if (order.stage === 'FULFILLING') await carrier(order.id, 'shipped');
-      else if (order.stage === 'SHIPPED') await carrier(order.id, 'delivered');
+    // A few carriers at once: one at a time, a pass over hundreds of orders would outlast the deadline.
+    for (let i = 0; i < open.length; i += 8) {
+      await Promise.all(
+        open.slice(i, i + 8).map(async (order) => {
+          if (order.stage === 'FULFILLING') await carrier(order.id, 'shipped');
+          else if (order.stage === 'SHIPPED') await carrier(order.id, 'delivered');
+        })
+      );
+      if (Date.now() > until) break;
     }
     await sleep(1000);
   }
@@ -260,6 +387,7 @@ export function summaryLines(summary: ChaosSummary): string[] {
       const examples = result.violations.slice(0, 3).join('; ');
       return `${result.name}: ${result.violations.length}${examples ? ` (${examples})` : ''}`;
     }),
+    `faults: ${FAULT_KINDS.map((kind) => `${kind}=${summary.faultKinds.get(kind) ?? 0}`).join(' ')}`,
     `chaos: seed=${summary.seed} orders=${summary.orders} ops=${summary.ops} faults=${summary.faults} violations=${summary.violations}`,
   ];
 }

@@ -345,7 +345,7 @@ describe('returns - a refund the gateway keeps refusing', () => {
     await workflow.executeUpdate(retryReturnUpdate, { args: [{ requestId: 'ops-retry' }] });
     const refunded = await eventually(async () => {
       const row = await returns.findUnique({ where: { id: returnId } });
-      return row && row.refundedAmount === 5000 && !row.needsAttention ? row : undefined;
+      return row && row.refundedAmount === 5000n && !row.needsAttention ? row : undefined;
     });
     expect(refunded.status).toBe('RECEIVED');
     const refunds = await system.resources.db.payment.findMany({ where: { orderId, kind: 'REFUND' } });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_ORDER_TOTAL } from '../../src/domain/money.js';
 import type { Stage } from '../../src/domain/order.js';
 import {
   amendOrderSignal,
@@ -234,6 +235,41 @@ describe('order saga - amendments', () => {
       expect(refused.body.message).toMatch(/not enough stock/);
       expect(await stockOf(amendable, product.id)).toEqual({ onHand: 3, reserved: 2, available: 1 });
       expect((await orderRow(amendable, order.orderId)).revision).toBe(1);
+    } finally {
+      held.open();
+      await amendable.stop();
+    }
+  });
+
+  it('refuses an amendment above MAX_ORDER_TOTAL, as an update (422) and as a signal (rejected)', async () => {
+    const held = parkedAtPaymentAuthorized();
+    const amendable = await startSystem({ activities: held.wrap });
+    try {
+      // Half the cap: one unit is a valid order, three are not.
+      const product = await createProduct(amendable, 5, MAX_ORDER_TOTAL / 2);
+      const order = await placeOrder(amendable, [{ productId: product.id, quantity: 1 }]);
+      await held.reached;
+      const tooMuch = [{ productId: product.id, quantity: 3 }];
+      const refused = await http(amendable, 'POST', `/v1/orders/${order.orderId}/amendments`, {
+        token: order.token,
+        body: { items: tooMuch },
+      });
+      expect(refused.status).toBe(422);
+      await handle(amendable, order.orderId).signal(amendOrderSignal, { requestId: 'too-much', items: tooMuch });
+      const view = await eventually(async () => {
+        const v = await handle(amendable, order.orderId).query(getOrderQuery);
+        return v.rejectedRequests.length ? v : undefined;
+      });
+      expect(view.rejectedRequests).toEqual([
+        { kind: 'amendOrder', requestId: 'too-much', reason: expect.stringMatching(/exceeds the maximum/) as string },
+      ]);
+      expect(view).toMatchObject({ revision: 1, totalAmount: MAX_ORDER_TOTAL / 2 });
+      expect(await stockOf(amendable, product.id)).toMatchObject({ reserved: 1 });
+      const row = await orderRow(amendable, order.orderId);
+      expect({ revision: row.revision, total: Number(row.totalAmount) }).toEqual({
+        revision: 1,
+        total: MAX_ORDER_TOTAL / 2,
+      });
     } finally {
       held.open();
       await amendable.stop();

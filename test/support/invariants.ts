@@ -81,8 +81,8 @@ async function money(system: TestSystem, observed: Observed): Promise<InvariantR
     // A flagged order may still run (waiting for the carrier): only a finished one must have let go of the card.
     if (TERMINAL.has(order.stage) && open.length > 0)
       openOnClosed.push(`${orderId} (${order.stage}): ${open.length} open`);
-    const captured = order.payments.filter((p) => p.kind === 'CAPTURE').reduce((sum, p) => sum + p.amount, 0);
-    const refunded = order.payments.filter((p) => p.kind === 'REFUND').reduce((sum, p) => sum + p.amount, 0);
+    const captured = order.payments.filter((p) => p.kind === 'CAPTURE').reduce((sum, p) => sum + p.amount, 0n);
+    const refunded = order.payments.filter((p) => p.kind === 'REFUND').reduce((sum, p) => sum + p.amount, 0n);
     const dispatched = DISPATCHED_SHIPMENT.has(order.shipment?.status ?? '');
     if (captured > 0 && !dispatched) captureWithoutDispatch.push(`${orderId}: shipment ${order.shipment?.status}`);
     if (refunded > captured) overRefunded.push(`${orderId}: refunded ${refunded} > captured ${captured}`);
@@ -90,8 +90,8 @@ async function money(system: TestSystem, observed: Observed): Promise<InvariantR
     // What the customer keeps is paid for, and nothing else: the order's lines less the refunded returns (nothing
     // for a cancelled order). A rejected or still open return has refunded nothing.
     if (captured > 0) {
-      const returned = order.returns.reduce((sum, r) => sum + r.refundedAmount, 0);
-      const kept = order.stage === 'CANCELLED' ? 0 : order.totalAmount - returned;
+      const returned = order.returns.reduce((sum, r) => sum + r.refundedAmount, 0n);
+      const kept = order.stage === 'CANCELLED' ? 0n : order.totalAmount - returned;
       if (captured - refunded !== kept)
         valueKept.push(
           `${orderId}: captured ${captured} - refunded ${refunded} = ${captured - refunded}, kept ${kept}`
@@ -178,7 +178,14 @@ async function events(system: TestSystem, observed: Observed): Promise<Invariant
       orderEvents.map((row) => row.type),
       order.stage
     );
-    if (problem) lifecycles.push(`${orderId}: ${problem}`);
+    if (problem) {
+      // The whole story, so a violation can be understood from the run's output alone.
+      const history = await db.orderStatusHistory.findMany({ where: { orderId }, orderBy: { seq: 'asc' } });
+      const stages = history.map((row) => `${row.seq}:${row.toStage}${row.reason ? `(${row.reason})` : ''}`);
+      lifecycles.push(
+        `${orderId}: ${problem} [events ${orderEvents.map((row) => row.type).join(',')}; stages ${stages.join(',')}]`
+      );
+    }
   }
   const serverErrors = observed.responses
     .filter((r) => r.status >= 500 && !(r.status === 503 && r.retryAfter))

@@ -13,6 +13,7 @@ import { startApiServer } from '../../src/api/server.js';
 import type { Config, EventContext } from '../../src/config/config.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { CloudEvent } from '../../src/events/envelope.js';
+import type { NatsClients } from '../../src/events/nats.js';
 import type { Relay } from '../../src/events/relay.js';
 import { createRelay, relayOptions } from '../../src/events/relay.js';
 import { streamName } from '../../src/events/streams.js';
@@ -77,9 +78,12 @@ export interface SystemOptions {
   tracing?: Tracing;
 }
 
+/** The process's resources with NATS connected (the test servers always run it). */
+export type TestResources = Resources & NatsClients;
+
 export interface TestSystem {
   config: Config;
-  resources: Resources;
+  resources: TestResources;
   api?: RunningApi;
   baseUrl: string;
   relay?: Relay;
@@ -91,6 +95,8 @@ export interface TestSystem {
     activities?: (real: ActivityMap) => ActivityMap;
   }): Promise<Worker>;
   stopWorkers(): Promise<void>;
+  /** The in-process workers running now. */
+  workers(): Worker[];
   stop(): Promise<void>;
 }
 
@@ -116,7 +122,9 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     ...options.config,
   });
   const logger = createLogger(config.LOG_LEVEL, 'test');
-  const resources = await openResources(config, 'orders-test', options.tracing);
+  const opened = await openResources(config, 'orders-test', logger, options.tracing);
+  // The test servers run NATS: the tests publish and read streams through these, as before.
+  const resources: TestResources = { ...opened, ...(await opened.events.ready) };
   const metrics = createMetrics();
   registerStateGauges(metrics, resources.db);
   const metricsServer = await startMetricsServer(metrics.registry, '127.0.0.1', 0);
@@ -189,6 +197,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     },
     startWorker,
     stopWorkers,
+    workers: () => workers.map(({ worker }) => worker),
     async stop() {
       await api?.close();
       await stopWorkers();

@@ -13,6 +13,7 @@ import type { RouteEnv } from '../route.js';
 import { resource } from '../route.js';
 import { AddInventory, InventoryStatus, Product, ProductCreate, UpdateInventory } from '../catalog-schemas.js';
 import { Problem, Uuid } from '../schemas.js';
+import { fromStoredMoney } from '../../domain/money.js';
 
 const ProductIdParams = z.strictObject({ productId: Uuid });
 const InventoryListQuery = z.strictObject({
@@ -59,6 +60,11 @@ export interface CatalogDeps {
   db: Db;
   outbox: OutboxWriter;
   temporal: Client;
+}
+
+/** A product row as the API shows it: the price (a BIGINT column) as a number, the time as ISO 8601. */
+function productDto<T extends { unitPrice: bigint; createdAt: Date }>(product: T) {
+  return { ...product, unitPrice: fromStoredMoney(product.unitPrice), createdAt: product.createdAt.toISOString() };
 }
 
 export function catalogRoutes(routes: RouteEnv, { db, outbox, temporal }: CatalogDeps): void {
@@ -128,7 +134,7 @@ export function catalogRoutes(routes: RouteEnv, { db, outbox, temporal }: Catalo
         res
           .status(201)
           .location(`/v1/products/${product.id}`)
-          .json({ ...product, available: 0, createdAt: product.createdAt.toISOString() });
+          .json({ ...productDto(product), available: 0 });
       } catch (error) {
         if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
           throw ApiError.conflict(ErrorCode.CONFLICT, `a product with SKU ${body.sku} exists`);

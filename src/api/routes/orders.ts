@@ -23,6 +23,7 @@ import {
   PaymentStatus,
   Problem,
 } from '../schemas.js';
+import { fromStoredMoney } from '../../domain/money.js';
 
 const MAX_PREFER_WAIT_S = 30;
 
@@ -280,7 +281,7 @@ function paymentStatus(row: OrderRow): z.infer<typeof PaymentStatus> {
       id: op.id,
       kind: op.kind,
       status: op.status,
-      amount: op.amount,
+      amount: fromStoredMoney(op.amount),
       createdAt: op.createdAt.toISOString(),
     })),
   };
