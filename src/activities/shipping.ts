@@ -1,7 +1,14 @@
 import type { StepInput } from '../domain/causation.js';
-import type { ShipmentStatus } from '../domain/shipment.js';
+import type { Parcel, ShipmentStatus } from '../domain/shipment.js';
 import type { FencedStep } from '../events/fenced-step.js';
-import { cancelShipment, recordShipmentStatus, requestShipment, shipmentIdFor } from '../shipping/shipments.js';
+import {
+  cancelShipment,
+  parcelsOf,
+  recordShipmentStatus,
+  requestParcels,
+  requestShipment,
+  shipmentIdFor,
+} from '../shipping/shipments.js';
 
 export function createShippingActivities(step: FencedStep) {
   return {
@@ -11,7 +18,17 @@ export function createShippingActivities(step: FencedStep) {
       return shipmentIdFor(input.orderId);
     },
 
-    async recordShipmentStatus(input: StepInput & { status: ShipmentStatus }): Promise<void> {
+    /** Split fulfilment: one shipment per warehouse holding the order's stock, each with its CreateShipment. */
+    async requestParcels(input: StepInput & { method: 'standard' | 'express' }): Promise<Parcel[]> {
+      return step(
+        input,
+        (tx) => requestParcels(tx, input),
+        (tx) => parcelsOf(tx, input.orderId)
+      );
+    },
+
+    /** The status of one shipment (`shipmentId`), or of the order's only one. */
+    async recordShipmentStatus(input: StepInput & { status: ShipmentStatus; shipmentId?: string }): Promise<void> {
       await step(input, (tx) => recordShipmentStatus(tx, input));
     },
 

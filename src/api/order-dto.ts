@@ -8,7 +8,8 @@ export const orderInclude = {
   items: { orderBy: { sku: 'asc' } },
   payments: { orderBy: { createdAt: 'asc' } },
   reservations: { orderBy: [{ productId: 'asc' }, { warehouseId: 'asc' }] },
-  shipment: true,
+  // The parcels in warehouse order, the order's single shipment (no warehouse) first: `shipment` is the first.
+  shipments: { orderBy: [{ warehouseId: { sort: 'asc', nulls: 'first' } }, { id: 'asc' }] },
 } satisfies Prisma.OrderInclude;
 
 export type OrderRow = Prisma.OrderGetPayload<{ include: typeof orderInclude }>;
@@ -18,7 +19,9 @@ function paymentSummary(row: OrderRow): Order['payment'] {
   const succeeded = row.payments.filter((payment) => payment.status === 'SUCCEEDED');
   const authorization = succeeded.filter((payment) => payment.kind === 'AUTHORIZATION').at(-1);
   const followUps = succeeded.filter((payment) => payment.authorizationId === authorization?.id);
-  const capture = followUps.find((payment) => payment.kind === 'CAPTURE');
+  // A split order captures each parcel's share as it leaves: what was captured is their sum.
+  const captures = followUps.filter((payment) => payment.kind === 'CAPTURE');
+  const capture = captures[0];
   const refunded =
     capture && succeeded.some((payment) => payment.kind === 'REFUND' && payment.authorizationId === capture.id);
   const voided = followUps.some((payment) => payment.kind === 'VOID');
@@ -38,7 +41,7 @@ function paymentSummary(row: OrderRow): Order['payment'] {
     method: row.paymentMethod,
     status,
     authorizedAmount: authorization?.amount ?? null,
-    capturedAmount: capture?.amount ?? null,
+    capturedAmount: capture ? captures.reduce((sum, payment) => sum + payment.amount, 0) : null,
     authorizationExpiresAt: authorization?.expiresAt?.toISOString() ?? null,
   };
 }
@@ -67,7 +70,21 @@ function reservationSummary(row: OrderRow): Order['reservation'] {
   };
 }
 
+function shipmentSummaries(row: OrderRow): Order['shipments'] {
+  return row.shipments.map((shipment) => ({
+    shipmentId: shipment.id,
+    status: shipment.status,
+    method: shipment.method,
+    warehouseId: shipment.warehouseId,
+    // A shipment from before orders shipped in parcels holds the whole order.
+    items:
+      (shipment.items as { productId: string; quantity: number }[] | null) ??
+      row.items.map(({ productId, quantity }) => ({ productId, quantity })),
+  }));
+}
+
 export function toOrderDto(row: OrderRow): Order {
+  const shipments = shipmentSummaries(row);
   return {
     id: row.id,
     orderId: row.id,
@@ -90,9 +107,8 @@ export function toOrderDto(row: OrderRow): Order {
     billingAddress: (row.billingAddress as unknown as Address | null) ?? null,
     payment: paymentSummary(row),
     reservation: reservationSummary(row),
-    shipment: row.shipment
-      ? { shipmentId: row.shipment.id, status: row.shipment.status, method: row.shipment.method }
-      : null,
+    shipment: shipments[0] ?? null,
+    shipments,
     cancellationReason: (row.cancellationReason as CancellationReason | null) ?? null,
     needsAttention: row.needsAttention,
     createdAt: row.createdAt.toISOString(),

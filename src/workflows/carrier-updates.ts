@@ -33,8 +33,8 @@ export class CarrierUpdates {
   }
 
   /** The oldest update not yet processed, if any. */
-  take(): ShipmentUpdateStatus | undefined {
-    return this.queue.shift()?.status;
+  take(): ShipmentUpdateInput | undefined {
+    return this.queue.shift();
   }
 
   /** A `delivered` that arrived before dispatch also stands for the delivery that follows it. */

@@ -22,6 +22,8 @@ export const WorkflowChange = {
   honestAttention: 'honest-attention',
   /** Shorter start-to-close timeouts, so an attempt lost with its worker is retried within seconds. */
   shorterTimeouts: 'shorter-timeouts',
+  /** A line may take stock from several warehouses; one parcel per warehouse, each captured as it leaves. */
+  splitFulfilment: 'split-fulfilment',
 } as const;
 
 export type WorkflowChanges = Record<keyof typeof WorkflowChange, boolean>;

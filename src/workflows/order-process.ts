@@ -11,9 +11,10 @@ import { Cancellation } from './cancellation.js';
 import { CarrierUpdates, meansDispatched } from './carrier-updates.js';
 import type { WorkflowChanges } from './changes.js';
 import { failureType, messageOf, StopOrder } from './failures.js';
-import type { OrderView, OrderWorkflowInput } from './messages.js';
+import type { OrderView, OrderWorkflowInput, ShipmentUpdateInput } from './messages.js';
 import { OperatorWait } from './operator-wait.js';
 import { OrderRecord } from './order-record.js';
+import { Parcels } from './parcels.js';
 import { PaymentAuthorization } from './payment-authorization.js';
 import { publishProgress } from './progress.js';
 import { Saga } from './saga.js';
@@ -31,6 +32,7 @@ export class OrderProcess {
   readonly cancellation: Cancellation;
   readonly amendments: Amendments;
   private readonly payments: PaymentAuthorization;
+  private readonly parcels: Parcels;
   private readonly saga = new Saga();
   private readonly state: OrderView;
 
@@ -45,6 +47,11 @@ export class OrderProcess {
     this.carrier = new CarrierUpdates(this.record);
     this.cancellation = new Cancellation(this.record, this.carrier);
     this.amendments = new Amendments(this.record, this.payments, this.cancellation);
+    this.parcels = new Parcels(this.record, this.payments, this.cancellation, {
+      step: (work) => this.step(work),
+      nextUpdate: (timeoutMs) => this.nextShipmentUpdate(timeoutMs),
+      complete: () => this.complete(),
+    });
   }
 
   /** The checkout saga, read top to bottom. */
@@ -68,8 +75,12 @@ export class OrderProcess {
       await this.record.notifyCustomer('order-confirmed');
       await this.step(() => this.confirm());
       await this.step(() => this.requestShipment());
-      await this.awaitDispatch();
-      await this.awaitDelivery();
+      if (this.changes.splitFulfilment) {
+        await this.parcels.deliver();
+      } else {
+        await this.awaitDispatch();
+        await this.awaitDelivery();
+      }
     } catch (error) {
       if (error instanceof StopOrder) await this.cancel(error.reason);
       else if (this.changes.compensateAnyFailure) await this.compensateFailure(error);
@@ -174,8 +185,12 @@ export class OrderProcess {
     const undo = this.changes.forwardStepsFlagged ? this.record.activities.compensating : steps;
     this.saga.add('cancel-shipment', () => undo.cancelShipment({ ...this.record.next(), reason: 'order cancelled' }));
     const request = { ...this.record.next(), method: this.input.shippingMethod };
-    const shipmentId = await this.record.forward('requestShipment', (a) => a.requestShipment(request));
-    this.state.shipment = { shipmentId, status: ShipmentStatus.REQUESTED };
+    if (this.changes.splitFulfilment) {
+      await this.parcels.request(request);
+    } else {
+      const shipmentId = await this.record.forward('requestShipment', (a) => a.requestShipment(request));
+      this.state.shipment = { shipmentId, status: ShipmentStatus.REQUESTED };
+    }
     await this.record.transition(Stage.FULFILLING);
   }
 
@@ -236,13 +251,17 @@ export class OrderProcess {
     }
     await this.step(async () => {
       await this.recordShipment(ShipmentStatus.DELIVERED);
-      // The parcel arrived: trouble reported on the way (an early `returned`, a `failed` scan) is settled.
-      if (this.changes.honestAttention && this.state.needsAttention) await this.record.clearAttention();
-      const complete = this.record.next();
-      await this.record.forward('completeOrder', (a) => a.completeOrder(complete));
-      this.record.setStage(Stage.COMPLETED);
+      await this.complete();
     });
     await this.record.notifyCustomer('order-delivered');
+  }
+
+  private async complete(): Promise<void> {
+    // Every parcel arrived: trouble reported on the way (an early `returned`, a `failed` scan) is settled.
+    if (this.changes.honestAttention && this.state.needsAttention) await this.record.clearAttention();
+    const complete = this.record.next();
+    await this.record.forward('completeOrder', (a) => a.completeOrder(complete));
+    this.record.setStage(Stage.COMPLETED);
   }
 
   private async recordShipment(status: ShipmentStatus): Promise<void> {
@@ -271,8 +290,12 @@ export class OrderProcess {
     this.state.heldStock = await this.record.activities.compensating.releaseStock(this.record.next());
   }
 
-  /** The next carrier update; before dispatch a cancellation request also ends the wait. */
   private async nextShipmentEvent(timeoutMs: number | undefined) {
+    return (await this.nextShipmentUpdate(timeoutMs))?.status;
+  }
+
+  /** The next carrier update; before dispatch a cancellation request also ends the wait. */
+  private async nextShipmentUpdate(timeoutMs: number | undefined): Promise<ShipmentUpdateInput | undefined> {
     const lateCancel = () => this.cancellation.lateCancel && this.state.stage === Stage.SHIPPED;
     const arrived = () =>
       this.carrier.pending || (this.cancellation.requested !== undefined && !this.record.dispatching) || lateCancel();

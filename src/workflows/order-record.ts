@@ -102,7 +102,7 @@ export class OrderRecord {
 
   /** Holds the stock for `lines` in place of what the order holds now; `holdMs` null holds it until dispatch. */
   async holdStock(lines: OrderLine[], holdMs: number | null): Promise<void> {
-    const hold = { ...this.next(), lines, holdMs };
+    const hold = { ...this.next(), lines, holdMs, ...(this.changes.splitFulfilment ? { split: true } : {}) };
     this.state.heldStock = await this.forward('holdStock', (a) => a.holdStock(hold));
   }
 

@@ -222,7 +222,6 @@ async function quiesce(system: TestSystem, observed: Observed): Promise<void> {
   for (;;) {
     const open = await db.order.findMany({
       where: { id: { in: observed.orderIds }, stage: { notIn: ['COMPLETED', 'CANCELLED'] }, needsAttention: false },
-      include: { shipment: true },
     });
     const pass = await reconcileOrders({
       client: system.resources.temporal,

@@ -60,7 +60,7 @@ export async function orderRow(system: TestSystem, orderId: string) {
     include: {
       payments: { orderBy: { createdAt: 'asc' } },
       reservations: true,
-      shipment: true,
+      shipments: { orderBy: { warehouseId: 'asc' } },
       history: { orderBy: { seq: 'asc' } },
     },
   });

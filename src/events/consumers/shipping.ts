@@ -25,8 +25,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * commands travel on the same subject and are skipped by source.
  */
 export function shippingConsumer(deps: { db: Db; temporal: Client }) {
-  /** The shipment we issued decides the order; a carrier id we never issued falls back to the orderId. */
-  async function orderOf(data: { shipmentId: string; orderId: string }): Promise<string> {
+  /**
+   * The shipment we issued decides the order (and the parcel the update is about); a carrier id we never issued
+   * falls back to the orderId.
+   */
+  async function orderOf(data: {
+    shipmentId: string;
+    orderId: string;
+  }): Promise<{ orderId: string; shipmentId?: string }> {
     const shipment = UUID.test(data.shipmentId)
       ? await deps.db.shipment.findUnique({ where: { id: data.shipmentId }, select: { orderId: true } })
       : null;
@@ -36,11 +42,11 @@ export function shippingConsumer(deps: { db: Db; temporal: Client }) {
           `shipment ${data.shipmentId} belongs to order ${shipment.orderId}, not ${data.orderId}`
         );
       }
-      return shipment.orderId;
+      return { orderId: shipment.orderId, shipmentId: data.shipmentId };
     }
     const order = await deps.db.order.findUnique({ where: { id: data.orderId }, select: { id: true } });
     if (!order) throw new PoisonMessageError(`unknown shipment ${data.shipmentId} and order ${data.orderId}`);
-    return order.id;
+    return { orderId: order.id };
   }
 
   const handler: InboundHandler = {
@@ -50,10 +56,14 @@ export function shippingConsumer(deps: { db: Db; temporal: Client }) {
     async handle(event: CloudEvent, delivery) {
       const data = event.data as { shipmentId: string; orderId: string };
       const status = SHIPMENT_STATUS_OF[event.type]!;
-      const orderId = await orderOf(data);
+      const { orderId, shipmentId } = await orderOf(data);
       let finished = false;
       const applied = await processOnce(deps.db, delivery.consumer, event.id, async () => {
-        finished = !(await signalOrder(deps.temporal, orderId, shipmentUpdateSignal, { eventId: event.id, status }));
+        finished = !(await signalOrder(deps.temporal, orderId, shipmentUpdateSignal, {
+          eventId: event.id,
+          status,
+          ...(shipmentId ? { shipmentId } : {}),
+        }));
       });
       if (finished) {
         delivery.logger.info({ eventId: event.id, orderId, status }, 'shipment update for a finished order; ignored');
