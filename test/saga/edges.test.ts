@@ -40,7 +40,7 @@ describe('order saga edges - failures and cancellations always compensate', () =
   it('compensates and cancels an order whose step fails for good, and flags it for operators', async () => {
     const carrierRejects = (real: ActivityMap): ActivityMap => ({
       ...real,
-      requestShipment: () =>
+      requestParcels: () =>
         Promise.reject(ApplicationFailure.nonRetryable('the carrier rejected the address', 'ShipmentRejected')),
     });
     const system = await startSystem({ activities: carrierRejects });
