@@ -16,7 +16,7 @@ const HOLD_AT: [Stage, keyof ActivityMap | undefined][] = [
   ['PENDING', 'holdStock'],
   ['INVENTORY_RESERVED', 'authorizePayment'],
   ['PAYMENT_AUTHORIZED', 'notifyCustomer'],
-  ['CONFIRMED', 'requestShipment'],
+  ['CONFIRMED', 'requestParcels'],
   ['FULFILLING', undefined],
 ];
 
