@@ -1,7 +1,14 @@
 import type { StepInput } from '../domain/causation.js';
 import type { ShipmentStatus } from '../domain/shipment.js';
 import type { FencedStep } from '../events/fenced-step.js';
-import { cancelShipment, recordShipmentStatus, requestShipment, shipmentIdFor } from '../shipping/shipments.js';
+import {
+  cancelShipment,
+  currentShipmentId,
+  recordShipmentStatus,
+  replaceShipment,
+  requestShipment,
+  shipmentIdFor,
+} from '../shipping/shipments.js';
 
 export function createShippingActivities(step: FencedStep) {
   return {
@@ -9,6 +16,18 @@ export function createShippingActivities(step: FencedStep) {
     async requestShipment(input: StepInput & { method: 'standard' | 'express' }): Promise<string> {
       await step(input, (tx) => requestShipment(tx, input));
       return shipmentIdFor(input.orderId);
+    },
+
+    /**
+     * Replaces the requested shipment after an amendment (CancelShipment + CreateShipment) and returns the order's
+     * shipment id as it stands after the step, so a retried attempt answers the same.
+     */
+    async replaceShipment(input: StepInput & { revision: number; reason: string }): Promise<string | undefined> {
+      return step(
+        input,
+        (tx) => replaceShipment(tx, input),
+        (tx) => currentShipmentId(tx, input.orderId)
+      );
     },
 
     async recordShipmentStatus(input: StepInput & { status: ShipmentStatus }): Promise<void> {

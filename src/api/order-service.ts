@@ -274,7 +274,7 @@ export class OrderService {
     try {
       await this.temporal.workflow
         .getHandle(orderWorkflowId(shipment.orderId))
-        .signal(shipmentUpdateSignal, { eventId, status });
+        .signal(shipmentUpdateSignal, { eventId, status, shipmentId });
     } catch (error) {
       if (error instanceof WorkflowNotFoundError)
         throw ApiError.conflict(ErrorCode.CONFLICT, 'the order is already finished');

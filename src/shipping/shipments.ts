@@ -11,14 +11,26 @@ export function shipmentIdFor(orderId: string): string {
   return uuidFromKey(`${orderId}:shipment`);
 }
 
-/** A command to the shipping context (the carrier integration), one per order and type. */
-function command(input: StepInput, type: string, data: object): DomainEvent {
+/**
+ * An amendment in FULFILLING replaces the shipment with one named after the new revision: retries name the same
+ * one, and the replaced shipment's id stays unknown to the order from then on.
+ */
+export function replacementShipmentIdFor(orderId: string, revision: number): string {
+  return uuidFromKey(`${orderId}:shipment:r${revision}`);
+}
+
+/**
+ * A command to the shipping context (the carrier integration), one per shipment and type. The order's first
+ * shipment keeps the key it always had, so the events of orders placed before replacements keep their ids.
+ */
+function command(input: StepInput, type: string, shipmentId: string, data: object): DomainEvent {
+  const first = shipmentId === shipmentIdFor(input.orderId);
   return {
     context: 'shipping',
     type,
     version: '0.0.1',
     subject: input.orderId,
-    idempotencyKey: `${input.orderId}:${type}`,
+    idempotencyKey: first ? `${input.orderId}:${type}` : `${input.orderId}:${type}:${shipmentId}`,
     correlationId: input.orderId,
     causationId: input.causationId,
     ...(input.traceparent ? { traceparent: input.traceparent } : {}),
@@ -32,8 +44,7 @@ export async function requestShipment(
   input: StepInput & { method: 'standard' | 'express' }
 ): Promise<DomainEvent[]> {
   const shipmentId = shipmentIdFor(input.orderId);
-  const order = await tx.order.findUniqueOrThrow({ where: { id: input.orderId }, include: { items: true } });
-  const address = order.shippingAddress as unknown as Address;
+  const { address, items } = await contents(tx, input.orderId);
   await tx.shipment.createMany({
     data: [
       {
@@ -46,15 +57,65 @@ export async function requestShipment(
     ],
     skipDuplicates: true,
   });
+  return [createCommand(input, shipmentId, address, items, input.method)];
+}
+
+/** What the order ships now: its current address and lines, as the CreateShipment command lists them. */
+async function contents(tx: Tx, orderId: string) {
+  const order = await tx.order.findUniqueOrThrow({ where: { id: orderId }, include: { items: true } });
+  const address = order.shippingAddress as unknown as Address;
+  return { address, items: order.items.map((item) => ({ itemId: item.productId, quantity: item.quantity })) };
+}
+
+function createCommand(
+  input: StepInput,
+  shipmentId: string,
+  address: Address,
+  items: { itemId: string; quantity: number }[],
+  method: string
+): DomainEvent {
+  return command(input, 'CreateShipment', shipmentId, {
+    shipmentId,
+    orderId: input.orderId,
+    address,
+    items,
+    shippingMethod: method,
+  });
+}
+
+function cancelCommand(input: StepInput, shipmentId: string, reason: string): DomainEvent {
+  return command(input, 'CancelShipment', shipmentId, { shipmentId, orderId: input.orderId, reason });
+}
+
+/**
+ * An amendment changed what the order ships (its lines or address) before dispatch: the requested shipment is
+ * cancelled and a new one requested with the current contents, in one transaction, so the warehouse is sent both
+ * commands or neither and never ships the old contents. The order's shipment row becomes the new shipment (same
+ * method); a carrier update naming the old id no longer finds it. Nothing happens unless the shipment is still
+ * only requested (the workflow never asks after dispatch).
+ */
+export async function replaceShipment(
+  tx: Tx,
+  input: StepInput & { revision: number; reason: string }
+): Promise<DomainEvent[]> {
+  const current = await tx.shipment.findUnique({ where: { orderId: input.orderId } });
+  if (current?.status !== ShipmentStatus.REQUESTED) return [];
+  const shipmentId = replacementShipmentIdFor(input.orderId, input.revision);
+  const { address, items } = await contents(tx, input.orderId);
+  await tx.shipment.update({
+    where: { id: current.id },
+    data: { id: shipmentId, status: ShipmentStatus.REQUESTED, address: toJson(address), updatedAt: new Date() },
+  });
   return [
-    command(input, 'CreateShipment', {
-      shipmentId,
-      orderId: input.orderId,
-      address,
-      items: order.items.map((item) => ({ itemId: item.productId, quantity: item.quantity })),
-      shippingMethod: input.method,
-    }),
+    cancelCommand(input, current.id, input.reason),
+    createCommand(input, shipmentId, address, items, current.method),
   ];
+}
+
+/** The order's shipment now (the first one, or the one that replaced it), if one was requested. */
+export async function currentShipmentId(tx: Tx, orderId: string): Promise<string | undefined> {
+  const shipment = await tx.shipment.findUnique({ where: { orderId }, select: { id: true } });
+  return shipment?.id;
 }
 
 export async function recordShipmentStatus(
@@ -70,16 +131,11 @@ export async function recordShipmentStatus(
 
 /** Cancels a shipment not yet dispatched; one already on its way is left to the return flow. */
 export async function cancelShipment(tx: Tx, input: StepInput & { reason: string }): Promise<DomainEvent[]> {
-  const updated = await tx.shipment.updateMany({
-    where: { orderId: input.orderId, status: ShipmentStatus.REQUESTED },
+  const requested = await tx.shipment.findUnique({ where: { orderId: input.orderId } });
+  if (requested?.status !== ShipmentStatus.REQUESTED) return [];
+  await tx.shipment.update({
+    where: { id: requested.id },
     data: { status: ShipmentStatus.CANCELLED, updatedAt: new Date() },
   });
-  if (updated.count === 0) return [];
-  return [
-    command(input, 'CancelShipment', {
-      shipmentId: shipmentIdFor(input.orderId),
-      orderId: input.orderId,
-      reason: input.reason,
-    }),
-  ];
+  return [cancelCommand(input, requested.id, input.reason)];
 }

@@ -22,6 +22,11 @@ export const WorkflowChange = {
   honestAttention: 'honest-attention',
   /** Shorter start-to-close timeouts, so an attempt lost with its worker is retried within seconds. */
   shorterTimeouts: 'shorter-timeouts',
+  /**
+   * Amendments are accepted in FULFILLING until the carrier reports dispatch (or it is queued); they replace the
+   * shipment request (CancelShipment + CreateShipment), and updates of the replaced shipment are ignored.
+   */
+  amendUntilDispatch: 'amend-until-dispatch',
 } as const;
 
 export type WorkflowChanges = Record<keyof typeof WorkflowChange, boolean>;

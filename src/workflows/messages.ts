@@ -75,6 +75,8 @@ export interface ShipmentUpdateInput {
   /** The inbound message or request id; duplicates are ignored. */
   eventId: string;
   status: ShipmentUpdateStatus;
+  /** The shipment the carrier reports on, when known: an update of a shipment an amendment replaced is ignored. */
+  shipmentId?: string;
 }
 
 export interface RestockNoticeInput {

@@ -34,6 +34,12 @@ export interface ChaosSummary {
 export const CHAOS_CONFIG = { BACKORDER_WINDOW: '5s', COMPENSATION_MAX_ATTEMPTS: '3', ORDER_CREATE_WAIT: '5s' };
 
 /** mulberry32: a tiny seeded generator, so a seed replays the same choices. */
+/** The order's shipment as the carrier knows it: an amendment while fulfilling replaces the first one. */
+async function shipmentOf(system: TestSystem, orderId: string): Promise<string> {
+  const shipment = await system.resources.db.shipment.findUnique({ where: { orderId }, select: { id: true } });
+  return shipment?.id ?? shipmentIdFor(orderId);
+}
+
 function generator(seed: number) {
   let state = seed >>> 0;
   const next = () => {
@@ -125,7 +131,7 @@ export async function runChaos(system: TestSystem, options: ChaosOptions): Promi
       const orderId = anyOrder(rng);
       if (!orderId) return;
       const status = rng.pick(CARRIER_STATUSES);
-      const path = `/v1/shipments/${shipmentIdFor(orderId)}/status`;
+      const path = `/v1/shipments/${await shipmentOf(system, orderId)}/status`;
       await call('carrier', 'PUT', path, { status });
       if (rng.chance(0.3)) await call('carrier-duplicate', 'PUT', path, { status });
     },
@@ -213,7 +219,7 @@ async function quiesce(system: TestSystem, observed: Observed): Promise<void> {
   const db = system.resources.db;
   const until = Date.now() + 120_000;
   const carrier = async (orderId: string, status: string) =>
-    http(system, 'PUT', `/v1/shipments/${shipmentIdFor(orderId)}/status`, {
+    http(system, 'PUT', `/v1/shipments/${await shipmentOf(system, orderId)}/status`, {
       body: { status },
       token: system.tokens.operator,
     }).then((r) =>

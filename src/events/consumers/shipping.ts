@@ -21,8 +21,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Carrier updates: each becomes a shipment-update signal to the order's workflow, which decides what it means
- * (dispatch captures the payment, delivery completes the order). Our own CreateShipment and CancelShipment
- * commands travel on the same subject and are skipped by source.
+ * (dispatch captures the payment, delivery completes the order). The signal names the shipment, so the workflow
+ * ignores updates of one an amendment replaced. Our own CreateShipment and CancelShipment commands travel on the
+ * same subject and are skipped by source.
  */
 export function shippingConsumer(deps: { db: Db; temporal: Client }) {
   /** The shipment we issued decides the order; a carrier id we never issued falls back to the orderId. */
@@ -53,7 +54,11 @@ export function shippingConsumer(deps: { db: Db; temporal: Client }) {
       const orderId = await orderOf(data);
       let finished = false;
       const applied = await processOnce(deps.db, delivery.consumer, event.id, async () => {
-        finished = !(await signalOrder(deps.temporal, orderId, shipmentUpdateSignal, { eventId: event.id, status }));
+        finished = !(await signalOrder(deps.temporal, orderId, shipmentUpdateSignal, {
+          eventId: event.id,
+          status,
+          shipmentId: data.shipmentId,
+        }));
       });
       if (finished) {
         delivery.logger.info({ eventId: event.id, orderId, status }, 'shipment update for a finished order; ignored');
