@@ -30,6 +30,14 @@ async function shipmentId(system: TestSystem, orderId: string): Promise<string> 
   return (await orderRow(system, orderId)).shipment!.id;
 }
 
+/** The workflow's view once it recorded a rejected request. */
+function untilRejected(system: TestSystem, orderId: string) {
+  return eventually(async () => {
+    const view = await handle(system, orderId).query(getOrderQuery);
+    return view.rejectedRequests.length > 0 ? view : undefined;
+  });
+}
+
 /** Successful authorizations of the order, and which of them were voided. */
 async function authorizations(system: TestSystem, orderId: string) {
   const payments = (await orderRow(system, orderId)).payments.filter((p) => p.status === 'SUCCEEDED');
@@ -204,10 +212,7 @@ describe('amendments while FULFILLING (until the carrier reports dispatch)', () 
       status: 'shipped',
       shipmentId: order.firstShipment,
     });
-    const view = await eventually(async () => {
-      const v = await handle(system, order.orderId).query(getOrderQuery);
-      return v.rejectedRequests.length > 0 ? v : undefined;
-    });
+    const view = await untilRejected(system, order.orderId);
     expect(view.rejectedRequests).toEqual([
       {
         kind: 'shipmentUpdate',
@@ -304,10 +309,7 @@ describe('amendments while FULFILLING - the dispatch boundary and refusals', () 
       });
       replacing.open();
       expect((await amending).status).toBe(200);
-      const view = await eventually(async () => {
-        const v = await handle(system, order.orderId).query(getOrderQuery);
-        return v.rejectedRequests.length > 0 ? v : undefined;
-      });
+      const view = await untilRejected(system, order.orderId);
       expect(view.rejectedRequests[0]?.reason).toMatch(new RegExp(`shipment ${first} was replaced`));
       expect(view.stage).toBe('FULFILLING');
       expect((await orderRow(system, order.orderId)).payments.filter((p) => p.kind === 'CAPTURE')).toEqual([]);
