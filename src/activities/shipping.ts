@@ -3,8 +3,11 @@ import type { Parcel, ShipmentStatus } from '../domain/shipment.js';
 import type { FencedStep } from '../events/fenced-step.js';
 import {
   cancelShipment,
+  currentShipmentId,
   parcelsOf,
   recordShipmentStatus,
+  replaceParcels,
+  replaceShipment,
   requestParcels,
   requestShipment,
   shipmentIdFor,
@@ -23,6 +26,32 @@ export function createShippingActivities(step: FencedStep) {
       return step(
         input,
         (tx) => requestParcels(tx, input),
+        (tx) => parcelsOf(tx, input.orderId)
+      );
+    },
+
+    /**
+     * Replaces the requested shipment after an amendment (CancelShipment + CreateShipment) and returns the order's
+     * shipment id as it stands after the step, so a retried attempt answers the same.
+     */
+    async replaceShipment(input: StepInput & { revision: number; reason: string }): Promise<string | undefined> {
+      return step(
+        input,
+        (tx) => replaceShipment(tx, input),
+        (tx) => currentShipmentId(tx, input.orderId)
+      );
+    },
+
+    /**
+     * Replaces a split order's requested parcels after an amendment (a CancelShipment each, then a CreateShipment per
+     * warehouse of the stock held now) and returns the parcels as they stand after the step.
+     */
+    async replaceParcels(
+      input: StepInput & { method: 'standard' | 'express'; revision: number; reason: string }
+    ): Promise<Parcel[]> {
+      return step(
+        input,
+        (tx) => replaceParcels(tx, input),
         (tx) => parcelsOf(tx, input.orderId)
       );
     },

@@ -76,7 +76,10 @@ export interface ShipmentUpdateInput {
   /** The inbound message or request id; duplicates are ignored. */
   eventId: string;
   status: ShipmentUpdateStatus;
-  /** The parcel it is about; an update naming none is about the order's first parcel still short of it. */
+  /**
+   * The shipment (parcel) it is about. An update naming one an amendment replaced is ignored; one naming none is about
+   * the order's first parcel still short of it.
+   */
   shipmentId?: string;
 }
 

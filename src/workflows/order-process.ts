@@ -46,12 +46,12 @@ export class OrderProcess {
     this.payments = new PaymentAuthorization(this.record, this.operator);
     this.carrier = new CarrierUpdates(this.record);
     this.cancellation = new Cancellation(this.record, this.carrier);
-    this.amendments = new Amendments(this.record, this.payments, this.cancellation);
     this.parcels = new Parcels(this.record, this.payments, this.cancellation, {
       step: (work) => this.step(work),
       nextUpdate: (timeoutMs) => this.nextShipmentUpdate(timeoutMs),
       complete: () => this.complete(),
     });
+    this.amendments = new Amendments(this.record, this.payments, this.cancellation, this.carrier, this.parcels);
   }
 
   /** The checkout saga, read top to bottom. */
@@ -200,8 +200,11 @@ export class OrderProcess {
    */
   private async awaitDispatch(): Promise<void> {
     const dispatchDeadline = Date.now() + this.input.timings.dispatchDeadlineMs;
+    // With `amend-until-dispatch` an amendment may replace the authorization while this waits: when the timer fires,
+    // the hold the order has now decides whether it is time to renew.
+    const renewalDue = () => this.state.payment!.expiresAt - this.input.timings.reauthorizeBeforeMs;
     for (;;) {
-      const renewAt = this.state.payment!.expiresAt - this.input.timings.reauthorizeBeforeMs;
+      const renewAt = renewalDue();
       const wakeAt = this.state.needsAttention ? renewAt : Math.min(renewAt, dispatchDeadline);
       const event = await this.nextShipmentEvent(Math.max(1, wakeAt - Date.now()));
       this.cancellation.checkpoint();
@@ -212,7 +215,7 @@ export class OrderProcess {
       }
       if (event === 'failed' || event === 'returned') {
         await this.step(() => this.record.flagAttention(`shipment ${event} before dispatch`));
-      } else if (Date.now() >= renewAt) {
+      } else if (Date.now() >= (this.changes.amendUntilDispatch ? renewalDue() : renewAt)) {
         await this.step(() => this.payments.renew());
       } else if (Date.now() >= dispatchDeadline && !this.state.needsAttention) {
         await this.step(() => this.record.flagAttention('not dispatched by the deadline'));

@@ -1,7 +1,8 @@
 import { Stage } from '../domain/order.js';
+import type { Parcel } from '../domain/shipment.js';
 import { ShipmentStatus } from '../domain/shipment.js';
 import type { Cancellation } from './cancellation.js';
-import { meansDispatched } from './carrier-updates.js';
+import { meansDispatched, replacedReason } from './carrier-updates.js';
 import type { ParcelView, ShipmentUpdateInput, ShipmentUpdateStatus } from './messages.js';
 import type { OrderRecord } from './order-record.js';
 import type { PaymentAuthorization } from './payment-authorization.js';
@@ -36,23 +37,45 @@ export class Parcels {
     return this.order.state.shipments ?? [];
   }
 
-  /**
-   * Requests one shipment per warehouse and gives each its share of the authorized amount: what its units cost at the
-   * order's prices, the last parcel taking the remainder, so the captures add up to exactly the amount.
-   */
+  /** Requests one shipment per warehouse and gives each its share of the authorized amount. */
   async request(request: ReturnType<OrderRecord['next']> & { method: 'standard' | 'express' }): Promise<void> {
-    const requested = await this.order.forward('requestParcels', (a) => a.requestParcels(request));
+    this.assign(await this.order.forward('requestParcels', (a) => a.requestParcels(request)));
+  }
+
+  /**
+   * An amendment before any parcel left (`amend-until-dispatch`): every parcel still requested is cancelled and the
+   * parcels of the stock held now are requested, in one step, each with its share of the new amount. Returns the ids
+   * of the parcels replaced, whose carrier updates no longer concern the order.
+   */
+  async replace(
+    request: ReturnType<OrderRecord['next']> & { method: 'standard' | 'express'; revision: number; reason: string }
+  ): Promise<string[]> {
+    const before = this.parcels.map((parcel) => parcel.shipmentId);
+    this.assign(await this.order.forward('replaceParcels', (a) => a.replaceParcels(request)));
+    return before.filter((shipmentId) => !this.parcels.some((parcel) => parcel.shipmentId === shipmentId));
+  }
+
+  /** An amendment moved the authorized amount but not what ships (a new catalog price): the shares follow it. */
+  reshare(): void {
+    this.assign(this.parcels);
+  }
+
+  /**
+   * Gives each parcel, none of which has left, its share of the authorized amount: what its units cost at the order's
+   * prices, the last parcel taking the remainder, so the captures add up to exactly the amount.
+   */
+  private assign(parcels: readonly Parcel[]): void {
     const { state } = this.order;
     const prices = new Map(state.lines.map((line) => [line.productId, line.unitPrice]));
     const total = state.payment!.amount;
     let shared = 0;
-    state.shipments = requested.map((parcel, index) => {
+    state.shipments = parcels.map((parcel, index) => {
       const worth = parcel.items.reduce((sum, item) => sum + item.quantity * (prices.get(item.productId) ?? 0), 0);
-      const amount = index === requested.length - 1 ? total - shared : Math.min(worth, total - shared);
+      const amount = index === parcels.length - 1 ? total - shared : Math.min(worth, total - shared);
       shared += amount;
       return { ...parcel, status: ShipmentStatus.REQUESTED, amount };
     });
-    state.shipment = { shipmentId: requested[0]!.shipmentId, status: ShipmentStatus.REQUESTED };
+    state.shipment = { shipmentId: parcels[0]!.shipmentId, status: ShipmentStatus.REQUESTED };
   }
 
   /**
@@ -98,7 +121,9 @@ export class Parcels {
       return this.order.reject('shipmentUpdate', update.eventId, `shipment ${update.shipmentId} is not this order's`);
     }
     const { status } = update;
-    if (meansDispatched(status) && !left(parcel)) await this.host.step(() => this.dispatch(parcel));
+    if (meansDispatched(status) && !left(parcel)) {
+      if (!(await this.whileCurrent(parcel, update, () => this.dispatch(parcel)))) return;
+    }
     if (status === 'delivered' && parcel.status !== ShipmentStatus.DELIVERED) {
       await this.host.step(() => this.arrived(parcel));
     } else if (status === 'in_transit' && parcel.status === ShipmentStatus.SHIPPED) {
@@ -106,8 +131,24 @@ export class Parcels {
     } else if (status === 'failed' || status === 'returned') {
       const which = this.parcels.length > 1 ? ` ${parcel.shipmentId}` : '';
       const when = left(parcel) ? '' : ' before dispatch';
-      await this.host.step(() => this.order.flagAttention(`shipment${which} ${status}${when}`));
+      await this.whileCurrent(parcel, update, () => this.order.flagAttention(`shipment${which} ${status}${when}`));
     }
+  }
+
+  /**
+   * Runs a step on a parcel not yet left, unless an amendment replaced it while the update waited for the lock (the
+   * update was taken before the amendment began): then the update is recorded as rejected, as one arriving later is.
+   * False when it was.
+   */
+  private async whileCurrent(parcel: ParcelView, update: ShipmentUpdateInput, work: () => Promise<void>) {
+    return this.host.step(async () => {
+      if (!this.parcels.includes(parcel)) {
+        this.order.reject('shipmentUpdate', update.eventId, replacedReason(parcel.shipmentId, update.status));
+        return false;
+      }
+      await work();
+      return true;
+    });
   }
 
   /** The parcel an update names; one naming none (an operator's signal) is about the first parcel short of it. */

@@ -33,6 +33,22 @@ export interface ChaosSummary {
 /** The timings a chaos run needs: backorders give up quickly, compensations ask an operator after 3 tries. */
 export const CHAOS_CONFIG = { BACKORDER_WINDOW: '5s', COMPENSATION_MAX_ATTEMPTS: '3', ORDER_CREATE_WAIT: '5s' };
 
+/**
+ * The shipment a carrier update with `status` is about, as the carrier knows it: the order's first parcel short of
+ * it (a split order ships several; an amendment while fulfilling replaces them).
+ */
+async function shipmentOf(system: TestSystem, orderId: string, status: string): Promise<string> {
+  const shipments = await system.resources.db.shipment.findMany({
+    where: { orderId },
+    orderBy: { warehouseId: 'asc' },
+    select: { id: true, status: true },
+  });
+  const short = shipments.find((shipment) =>
+    status === 'shipped' ? shipment.status === 'REQUESTED' : !['DELIVERED', 'CANCELLED'].includes(shipment.status)
+  );
+  return (short ?? shipments[0])?.id ?? shipmentIdFor(orderId);
+}
+
 /** mulberry32: a tiny seeded generator, so a seed replays the same choices. */
 function generator(seed: number) {
   let state = seed >>> 0;
@@ -125,7 +141,7 @@ export async function runChaos(system: TestSystem, options: ChaosOptions): Promi
       const orderId = anyOrder(rng);
       if (!orderId) return;
       const status = rng.pick(CARRIER_STATUSES);
-      const path = `/v1/shipments/${shipmentIdFor(orderId)}/status`;
+      const path = `/v1/shipments/${await shipmentOf(system, orderId, status)}/status`;
       await call('carrier', 'PUT', path, { status });
       if (rng.chance(0.3)) await call('carrier-duplicate', 'PUT', path, { status });
     },
@@ -213,7 +229,7 @@ async function quiesce(system: TestSystem, observed: Observed): Promise<void> {
   const db = system.resources.db;
   const until = Date.now() + 120_000;
   const carrier = async (orderId: string, status: string) =>
-    http(system, 'PUT', `/v1/shipments/${shipmentIdFor(orderId)}/status`, {
+    http(system, 'PUT', `/v1/shipments/${await shipmentOf(system, orderId, status)}/status`, {
       body: { status },
       token: system.tokens.operator,
     }).then((r) =>

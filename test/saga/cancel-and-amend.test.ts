@@ -109,16 +109,6 @@ describe('order saga - amendments', () => {
     return http(system, 'POST', `/v1/orders/${orderId}/amendments`, { token, body: { items } });
   }
 
-  it('refuses an amendment once fulfilment has started', async () => {
-    const product = await createProduct(system, 10, 1000);
-    const { orderId, token } = await placeOrder(system, [{ productId: product.id, quantity: 2 }]);
-    await untilStage(system, orderId, 'FULFILLING');
-    const refused = await amend(orderId, token, [{ productId: product.id, quantity: 5 }]);
-    expect(refused.status).toBe(409);
-    expect(refused.body.code).toBe('ORDER_NOT_AMENDABLE');
-    expect(await stockOf(system, product.id)).toMatchObject({ reserved: 2 });
-  });
-
   it('amends up, down and removes a line: stock and the authorization follow, revision and OrderAmended recorded', async () => {
     const shirt = await createProduct(system, 10, 1000);
     const mug = await createProduct(system, 10, 500);

@@ -131,6 +131,72 @@ describe('split fulfilment - a line takes stock from several warehouses, one par
     await expectReplays(system, orderId, 'split-two-parcels-delivered');
   });
 
+  it('amends a split order up while FULFILLING: every parcel cancelled and requested again with new ids, the shares summing to the new total', async () => {
+    const product = await stockedInTwoWarehouses(3, 2, 2500);
+    const { orderId, token } = await placeOrder(system, [{ productId: product.id, quantity: 4 }]);
+    const before = (await untilStage(system, orderId, 'FULFILLING')).shipments!;
+    expect(before.map((p) => [p.warehouseId, p.items[0]?.quantity])).toEqual([
+      [SECOND_WAREHOUSE, 1],
+      ['WH-TEST', 3],
+    ]);
+
+    const raised = await http<Order>(system, 'POST', `/v1/orders/${orderId}/amendments`, {
+      token,
+      body: { items: [{ productId: product.id, quantity: 5 }] },
+    });
+    expect(raised.status, JSON.stringify(raised.body)).toBe(200);
+    expect(raised.body).toMatchObject({ stage: 'FULFILLING', revision: 2, totalAmount: 12_500 });
+    // The units already held stay where they are; the extra one comes from the warehouse that still has one.
+    const view = await handle(system, orderId).query(getOrderQuery);
+    const after = view.shipments!;
+    expect(after.map((p) => [p.warehouseId, p.items[0]?.quantity, p.amount, p.status])).toEqual([
+      [SECOND_WAREHOUSE, 2, 5000, 'REQUESTED'],
+      ['WH-TEST', 3, 7500, 'REQUESTED'],
+    ]);
+    const oldIds = before.map((p) => p.shipmentId);
+    const newIds = after.map((p) => p.shipmentId);
+    expect(newIds.filter((id) => oldIds.includes(id))).toEqual([]);
+    expect(view.shipment?.shipmentId).toBe(newIds[0]);
+    expect((await orderRow(system, orderId)).shipments.map((s) => s.id)).toEqual(newIds);
+    const commands = await system.resources.db.outbox.findMany({
+      where: { aggregateId: orderId, type: { in: ['CreateShipment', 'CancelShipment'] } },
+      orderBy: { seq: 'asc' },
+    });
+    expect(commands.map((c) => [c.type, (c.envelope as { data: { shipmentId: string } }).data.shipmentId])).toEqual([
+      ['CreateShipment', oldIds[0]],
+      ['CreateShipment', oldIds[1]],
+      ['CancelShipment', oldIds[0]],
+      ['CancelShipment', oldIds[1]],
+      ['CreateShipment', newIds[0]],
+      ['CreateShipment', newIds[1]],
+    ]);
+    // The carrier can no longer move a replaced parcel.
+    const stale = await http(system, 'PUT', `/v1/shipments/${oldIds[0]}/status`, {
+      token: system.tokens.service,
+      body: { status: 'shipped' },
+    });
+    expect(stale.status).toBe(404);
+
+    for (const shipmentId of newIds) await carrier(shipmentId, 'shipped');
+    await untilStage(system, orderId, 'SHIPPED');
+    expect(await captures(orderId)).toEqual([5000, 7500]);
+    for (const shipmentId of newIds) await carrier(shipmentId, 'delivered');
+    await untilStage(system, orderId, 'COMPLETED');
+
+    const row = await orderRow(system, orderId);
+    const sum = (kind: string) =>
+      row.payments.filter((p) => p.kind === kind && p.status === 'SUCCEEDED').reduce((total, p) => total + p.amount, 0);
+    expect(sum('CAPTURE')).toBe(12_500);
+    expect(sum('CAPTURE') - sum('REFUND')).toBe(row.totalAmount);
+    expect(row.shipments.map((s) => `${s.warehouseId}:${s.status}`)).toEqual([
+      `${SECOND_WAREHOUSE}:DELIVERED`,
+      'WH-TEST:DELIVERED',
+    ]);
+    expect(await stockOf(system, product.id)).toEqual({ onHand: 0, reserved: 0, available: 0 });
+    await expectInvariants(orderId, product.id, 5);
+    await expectReplays(system, orderId, 'split-amended-up-while-fulfilling');
+  });
+
   it('refuses to cancel once the first parcel left (409, start a return) and changes nothing', async () => {
     const product = await stockedInTwoWarehouses(2, 2, 1000);
     const { orderId, token } = await placeOrder(system, [{ productId: product.id, quantity: 3 }]);

@@ -21,13 +21,15 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Carrier updates: each becomes a shipment-update signal to the order's workflow, which decides what it means
- * (dispatch captures the payment, delivery completes the order). Our own CreateShipment and CancelShipment
- * commands travel on the same subject and are skipped by source.
+ * (dispatch captures the payment, delivery completes the order). The signal names the shipment, so the workflow
+ * ignores updates of one an amendment replaced. Our own CreateShipment and CancelShipment commands travel on the
+ * same subject and are skipped by source.
  */
 export function shippingConsumer(deps: { db: Db; temporal: Client }) {
   /**
    * The shipment we issued decides the order (and the parcel the update is about); a carrier id we never issued
-   * falls back to the orderId.
+   * falls back to the orderId. A UUID no row has any more may be one of ours an amendment replaced (its row went with
+   * it): the update still names it, so the order's workflow ignores it instead of applying it to the new shipment.
    */
   async function orderOf(data: {
     shipmentId: string;
@@ -46,7 +48,7 @@ export function shippingConsumer(deps: { db: Db; temporal: Client }) {
     }
     const order = await deps.db.order.findUnique({ where: { id: data.orderId }, select: { id: true } });
     if (!order) throw new PoisonMessageError(`unknown shipment ${data.shipmentId} and order ${data.orderId}`);
-    return { orderId: order.id };
+    return { orderId: order.id, ...(UUID.test(data.shipmentId) ? { shipmentId: data.shipmentId } : {}) };
   }
 
   const handler: InboundHandler = {
