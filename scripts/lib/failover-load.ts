@@ -128,15 +128,19 @@ export async function loadDriver(
   const poller = (async () => {
     while (polling) {
       const waiting = await db.order
-        .findMany({ where: { stage: 'FULFILLING' }, select: { id: true, shipment: { select: { id: true } } } })
+        .findMany({ where: { stage: 'FULFILLING' }, select: { id: true, shipments: { select: { id: true } } } })
         .catch(() => []);
-      for (const { id, shipment } of waiting) {
-        if (!shipment || shipping.has(id)) continue;
+      for (const { id, shipments } of waiting) {
+        if (shipments.length === 0 || shipping.has(id)) continue;
         shipping.set(
           id,
           (async () => {
-            for (const status of ['shipped', 'delivered']) {
-              await request('PUT', `/v1/shipments/${shipment.id}/status`, { status }, `${id}-${status}`, shipping.size);
+            // One parcel per warehouse the order's stock came from: each is shipped, then delivered.
+            for (const shipment of shipments) {
+              for (const status of ['shipped', 'delivered']) {
+                const key = `${shipment.id}-${status}`;
+                await request('PUT', `/v1/shipments/${shipment.id}/status`, { status }, key, shipping.size);
+              }
             }
           })()
         );

@@ -27,9 +27,12 @@ export function createInventoryActivities(step: FencedStep) {
       );
     },
 
-    /** At dispatch the reserved units leave the warehouse: on hand and reserved both drop. */
-    async commitStock(input: StepInput): Promise<void> {
-      await step(input, async (tx) => stockStepEvents(await commit(tx, input.orderId), input));
+    /**
+     * At dispatch the reserved units leave the warehouse: on hand and reserved both drop. With `warehouseId` only
+     * that warehouse's parcel left (split fulfilment).
+     */
+    async commitStock(input: StepInput & { warehouseId?: string }): Promise<void> {
+      await step(input, async (tx) => stockStepEvents(await commit(tx, input.orderId, input.warehouseId), input));
     },
   };
 }

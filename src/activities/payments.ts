@@ -20,6 +20,8 @@ export interface FollowUpInput extends PaymentStep {
   /** Our payment id of the authorization (capture, void) or capture (refund) this follows. */
   targetPaymentId: string;
   reason?: string;
+  /** The parcel a capture pays for, when the order ships in several (split fulfilment). */
+  shipmentId?: string;
 }
 
 export interface Authorization {
@@ -157,6 +159,7 @@ export function createPaymentActivities(db: Db, step: FencedStep, gateway: Payme
 
     async capturePayment(input: FollowUpInput): Promise<string> {
       return followUp('CAPTURE', input, 'PaymentComplete', '0.0.2', {
+        ...(input.shipmentId ? { shipmentId: input.shipmentId } : {}),
         paymentMethod: input.method,
         status: 'Completed',
         timestamp: new Date().toISOString(),

@@ -1,7 +1,17 @@
 import type { StepInput } from '../domain/causation.js';
-import type { ShipmentStatus } from '../domain/shipment.js';
+import type { Parcel, ShipmentStatus } from '../domain/shipment.js';
 import type { FencedStep } from '../events/fenced-step.js';
-import { cancelShipment, recordShipmentStatus, requestShipment, shipmentIdFor } from '../shipping/shipments.js';
+import {
+  cancelShipment,
+  currentShipmentId,
+  parcelsOf,
+  recordShipmentStatus,
+  replaceParcels,
+  replaceShipment,
+  requestParcels,
+  requestShipment,
+  shipmentIdFor,
+} from '../shipping/shipments.js';
 
 export function createShippingActivities(step: FencedStep) {
   return {
@@ -11,7 +21,43 @@ export function createShippingActivities(step: FencedStep) {
       return shipmentIdFor(input.orderId);
     },
 
-    async recordShipmentStatus(input: StepInput & { status: ShipmentStatus }): Promise<void> {
+    /** Split fulfilment: one shipment per warehouse holding the order's stock, each with its CreateShipment. */
+    async requestParcels(input: StepInput & { method: 'standard' | 'express' }): Promise<Parcel[]> {
+      return step(
+        input,
+        (tx) => requestParcels(tx, input),
+        (tx) => parcelsOf(tx, input.orderId)
+      );
+    },
+
+    /**
+     * Replaces the requested shipment after an amendment (CancelShipment + CreateShipment) and returns the order's
+     * shipment id as it stands after the step, so a retried attempt answers the same.
+     */
+    async replaceShipment(input: StepInput & { revision: number; reason: string }): Promise<string | undefined> {
+      return step(
+        input,
+        (tx) => replaceShipment(tx, input),
+        (tx) => currentShipmentId(tx, input.orderId)
+      );
+    },
+
+    /**
+     * Replaces a split order's requested parcels after an amendment (a CancelShipment each, then a CreateShipment per
+     * warehouse of the stock held now) and returns the parcels as they stand after the step.
+     */
+    async replaceParcels(
+      input: StepInput & { method: 'standard' | 'express'; revision: number; reason: string }
+    ): Promise<Parcel[]> {
+      return step(
+        input,
+        (tx) => replaceParcels(tx, input),
+        (tx) => parcelsOf(tx, input.orderId)
+      );
+    },
+
+    /** The status of one shipment (`shipmentId`), or of the order's only one. */
+    async recordShipmentStatus(input: StepInput & { status: ShipmentStatus; shipmentId?: string }): Promise<void> {
       await step(input, (tx) => recordShipmentStatus(tx, input));
     },
 

@@ -11,12 +11,16 @@ function paymentSummary(row: OrderRow): Order['payment'] {
   const succeeded = row.payments.filter((payment) => payment.status === 'SUCCEEDED');
   const authorization = succeeded.filter((payment) => payment.kind === 'AUTHORIZATION').at(-1);
   const followUps = succeeded.filter((payment) => payment.authorizationId === authorization?.id);
-  const capture = followUps.find((payment) => payment.kind === 'CAPTURE');
+  // A split order captures each parcel's share as it leaves: what was captured is their sum.
+  const captures = followUps.filter((payment) => payment.kind === 'CAPTURE');
+  const capture = captures[0];
+  const capturedAmount = captures.reduce((sum, payment) => sum + fromStoredMoney(payment.amount), 0);
+  // Returns refund against the first capture; any refund of one of the captures counts.
   const refundedAmount = succeeded
-    .filter((payment) => payment.kind === 'REFUND' && capture && payment.authorizationId === capture.id)
+    .filter((payment) => payment.kind === 'REFUND' && captures.some((c) => c.id === payment.authorizationId))
     .reduce((sum, payment) => sum + fromStoredMoney(payment.amount), 0);
   // Partly refunded (some lines returned) is still captured: the customer keeps the rest.
-  const refunded = capture && refundedAmount >= fromStoredMoney(capture.amount);
+  const refunded = capture && refundedAmount >= capturedAmount;
   const voided = followUps.some((payment) => payment.kind === 'VOID');
   const failed = !authorization && row.payments.some((payment) => payment.status === 'FAILED');
   const status = refunded
@@ -34,7 +38,7 @@ function paymentSummary(row: OrderRow): Order['payment'] {
     method: row.paymentMethod,
     status,
     authorizedAmount: authorization ? fromStoredMoney(authorization.amount) : null,
-    capturedAmount: capture ? fromStoredMoney(capture.amount) : null,
+    capturedAmount: capture ? capturedAmount : null,
     refundedAmount,
     authorizationExpiresAt: authorization?.expiresAt?.toISOString() ?? null,
   };
@@ -64,6 +68,19 @@ function reservationSummary(row: OrderRow): Order['reservation'] {
   };
 }
 
+function shipmentSummaries(row: OrderRow): Order['shipments'] {
+  return row.shipments.map((shipment) => ({
+    shipmentId: shipment.id,
+    status: shipment.status,
+    method: shipment.method,
+    warehouseId: shipment.warehouseId,
+    // A shipment from before orders shipped in parcels holds the whole order.
+    items:
+      (shipment.items as { productId: string; quantity: number }[] | null) ??
+      row.items.map(({ productId, quantity }) => ({ productId, quantity })),
+  }));
+}
+
 export function toReturnDto(row: ReturnRow): Return {
   return {
     returnId: row.id,
@@ -86,6 +103,7 @@ export function toReturnDto(row: ReturnRow): Return {
 }
 
 export function toOrderDto(row: OrderRow): Order {
+  const shipments = shipmentSummaries(row);
   return {
     id: row.id,
     orderId: row.id,
@@ -108,9 +126,8 @@ export function toOrderDto(row: OrderRow): Order {
     billingAddress: (row.billingAddress as unknown as Address | null) ?? null,
     payment: paymentSummary(row),
     reservation: reservationSummary(row),
-    shipment: row.shipment
-      ? { shipmentId: row.shipment.id, status: row.shipment.status, method: row.shipment.method }
-      : null,
+    shipment: shipments[0] ?? null,
+    shipments,
     returns: row.returns.map(toReturnDto),
     cancellationReason: (row.cancellationReason as CancellationReason | null) ?? null,
     needsAttention: row.needsAttention,

@@ -146,6 +146,19 @@ export const ReturnList = z.object({ orderId: Uuid, returns: z.array(Return) }).
 
 const Money = z.strictObject({ amount: MinorUnits, currency: Currency }).openapi('Money');
 
+const ShipmentSummary = z
+  .object({
+    shipmentId: Uuid,
+    status: z.string(),
+    method: z.string(),
+    warehouseId: z
+      .string()
+      .nullable()
+      .describe('Where the parcel leaves from; null for shipments made before split fulfilment'),
+    items: z.array(z.object({ productId: Uuid, quantity: z.number().int() })).describe('What the parcel holds'),
+  })
+  .openapi('ShipmentSummary');
+
 export const Order = z
   .object({
     id: Uuid,
@@ -188,10 +201,13 @@ export const Order = z
         ),
       })
       .openapi('ReservationSummary'),
+    // A union, not .nullable(), for the same reason as billingAddress.
     shipment: z
-      .object({ shipmentId: Uuid, status: z.string(), method: z.string() })
-      .nullable()
-      .openapi('ShipmentSummary'),
+      .union([ShipmentSummary, z.null()])
+      .describe('The first of `shipments`, as before orders shipped in parcels'),
+    shipments: z
+      .array(ShipmentSummary)
+      .describe('One shipment per warehouse the stock came from (split fulfilment), each captured as it leaves'),
     returns: z.array(Return),
     cancellationReason: CancellationReasonEnum.nullable(),
     needsAttention: z.boolean(),

@@ -40,7 +40,7 @@ export function statusOf(stage: Stage): OrderStatus {
   return STATUS_OF_STAGE[stage];
 }
 
-/** Amendments are accepted only before fulfilment starts. */
+/** Stages at which amendments are always accepted; with `amend-until-dispatch` FULFILLING too (until dispatch). */
 export const AMENDABLE_STAGES: readonly Stage[] = [
   Stage.PENDING,
   Stage.INVENTORY_RESERVED,

@@ -9,3 +9,10 @@ export const ShipmentStatus = {
   CANCELLED: 'CANCELLED',
 } as const;
 export type ShipmentStatus = (typeof ShipmentStatus)[keyof typeof ShipmentStatus];
+
+/** One parcel of a split order: what leaves one warehouse. */
+export interface Parcel {
+  shipmentId: string;
+  warehouseId: string;
+  items: { productId: string; quantity: number }[];
+}

@@ -16,6 +16,8 @@ export interface HoldRequest {
   lines: { productId: string; quantity: number }[];
   /** How long an unconfirmed order may hold the stock; null once confirmed (it is then held until dispatch). */
   holdMs: number | null;
+  /** A line may take its units from several warehouses when none holds them all (split fulfilment). */
+  split?: boolean;
 }
 
 export type HeldStock = Record<string, number>;
@@ -35,21 +37,37 @@ async function shiftReserved(tx: Tx, productId: string, warehouseId: string, del
   return rows[0];
 }
 
-/** The warehouse with the most available units for a product, if any has `quantity` available. */
-async function pickWarehouse(tx: Tx, productId: string, quantity: number) {
+/**
+ * Where to take `quantity` units of a product from: the warehouse with the most available units if it has them all;
+ * with `split`, else the warehouses with the most available units one after another until the quantity is covered.
+ * Undefined when the stock is not there.
+ */
+async function pickWarehouses(tx: Tx, productId: string, quantity: number, split: boolean) {
   const rows = await tx.$queryRaw<{ warehouse_id: string; available: number }[]>`
     SELECT warehouse_id, on_hand - reserved AS available FROM inventory_items
-    WHERE product_id = ${productId}::uuid ORDER BY on_hand - reserved DESC, warehouse_id LIMIT 1`;
+    WHERE product_id = ${productId}::uuid AND on_hand - reserved > 0 ORDER BY on_hand - reserved DESC, warehouse_id`;
   const best = rows[0];
-  return best && best.available >= quantity ? best.warehouse_id : undefined;
+  if (best && best.available >= quantity) return [{ warehouseId: best.warehouse_id, quantity }];
+  if (!split) return undefined;
+  const parts: { warehouseId: string; quantity: number }[] = [];
+  let missing = quantity;
+  for (const row of rows) {
+    if (missing === 0) break;
+    const take = Math.min(missing, row.available);
+    parts.push({ warehouseId: row.warehouse_id, quantity: take });
+    missing -= take;
+  }
+  return missing === 0 ? parts : undefined;
 }
 
-async function outOfStock(tx: Tx, productId: string, requested: number): Promise<never> {
+async function outOfStock(tx: Tx, productId: string, requested: number, split: boolean): Promise<never> {
   const product = await tx.product.findUnique({ where: { id: productId }, include: { inventory: true } });
   if (!product) {
     throw ApplicationFailure.nonRetryable(`product ${productId} does not exist`, ActivityErrorType.UnknownProduct);
   }
-  const available = Math.max(0, ...product.inventory.map((row) => row.onHand - row.reserved));
+  const availableIn = product.inventory.map((row) => Math.max(0, row.onHand - row.reserved));
+  // What one request could have taken: every warehouse's stock when lines may split, else the best warehouse's.
+  const available = split ? availableIn.reduce((sum, units) => sum + units, 0) : Math.max(0, ...availableIn);
   const details: OutOfStockDetails = { productId, sku: product.sku, requested, available };
   throw ApplicationFailure.create({
     message: `${product.sku}: ${requested} requested, ${available} available`,
@@ -78,11 +96,19 @@ async function lockHeld(tx: Tx, orderId: string) {
     WHERE order_id = ${orderId}::uuid AND status = 'HELD' ORDER BY product_id, warehouse_id FOR UPDATE`;
 }
 
-/** The events reporting a step's stock changes, keyed by step and product so a retry records them once. */
+/**
+ * The events reporting a step's stock changes, keyed by step and product so a retry records them once. A product
+ * changed in several warehouses in one step (a split line) numbers its further changes, so none replaces another.
+ */
 export function stockStepEvents(changes: readonly StockChange[], step: StepInput): DomainEvent[] {
-  return changes.flatMap((change) =>
-    stockChangeEvents(change, `${step.orderId}:${step.seq}:${change.after.productId}`, step.orderId, step)
-  );
+  const seen = new Map<string, number>();
+  return changes.flatMap((change) => {
+    const { productId } = change.after;
+    const earlier = seen.get(productId) ?? 0;
+    seen.set(productId, earlier + 1);
+    const key = `${step.orderId}:${step.seq}:${productId}${earlier === 0 ? '' : `:${earlier}`}`;
+    return stockChangeEvents(change, key, step.orderId, step);
+  });
 }
 
 /**
@@ -114,34 +140,42 @@ export async function hold(tx: Tx, request: HoldRequest): Promise<StockChange[]>
       orderId: request.orderId,
     });
   }
+  const split = request.split === true;
   for (const [productId, quantity] of [...target.entries()].sort()) {
     if (quantity <= 0) continue;
-    const warehouseId = await pickWarehouse(tx, productId, quantity);
-    const before = warehouseId && (await shiftReserved(tx, productId, warehouseId, 0));
-    const after = warehouseId && (await shiftReserved(tx, productId, warehouseId, quantity));
-    if (!before || !after) return outOfStock(tx, productId, quantity);
-    await tx.$executeRaw`
-      INSERT INTO reservations (id, order_id, product_id, warehouse_id, quantity, status, expires_at)
-      VALUES (${randomUUID()}::uuid, ${request.orderId}::uuid, ${productId}::uuid, ${warehouseId}, ${quantity}, 'HELD', ${expiresAt})
-      ON CONFLICT (order_id, product_id, warehouse_id)
-      DO UPDATE SET quantity = CASE WHEN reservations.status = 'HELD' THEN reservations.quantity ELSE 0 END
-                               + EXCLUDED.quantity,
-                    status = 'HELD', expires_at = EXCLUDED.expires_at, updated_at = now()`;
-    changes.push({
-      before: level(before),
-      after: level(after),
-      adjustmentType: AdjustmentType.RESERVED,
-      orderId: request.orderId,
-    });
+    const parts = await pickWarehouses(tx, productId, quantity, split);
+    if (!parts) return outOfStock(tx, productId, quantity, split);
+    for (const part of parts) {
+      const before = await shiftReserved(tx, productId, part.warehouseId, 0);
+      const after = before && (await shiftReserved(tx, productId, part.warehouseId, part.quantity));
+      if (!before || !after) return outOfStock(tx, productId, quantity, split);
+      await tx.$executeRaw`
+        INSERT INTO reservations (id, order_id, product_id, warehouse_id, quantity, status, expires_at)
+        VALUES (${randomUUID()}::uuid, ${request.orderId}::uuid, ${productId}::uuid, ${part.warehouseId}, ${part.quantity}, 'HELD', ${expiresAt})
+        ON CONFLICT (order_id, product_id, warehouse_id)
+        DO UPDATE SET quantity = CASE WHEN reservations.status = 'HELD' THEN reservations.quantity ELSE 0 END
+                                 + EXCLUDED.quantity,
+                      status = 'HELD', expires_at = EXCLUDED.expires_at, updated_at = now()`;
+      changes.push({
+        before: level(before),
+        after: level(after),
+        adjustmentType: AdjustmentType.RESERVED,
+        orderId: request.orderId,
+      });
+    }
   }
   return changes;
 }
 
-/** At dispatch the reserved units leave the warehouse: on hand and reserved both drop. */
-export async function commit(tx: Tx, orderId: string): Promise<StockChange[]> {
+/**
+ * At dispatch the reserved units leave the warehouse: on hand and reserved both drop. With `fromWarehouse` only that
+ * warehouse's parcel left; the order's units in other warehouses stay held.
+ */
+export async function commit(tx: Tx, orderId: string, fromWarehouse?: string): Promise<StockChange[]> {
   const reservations = await lockHeld(tx, orderId);
   const changes: StockChange[] = [];
   for (const reservation of reservations) {
+    if (fromWarehouse !== undefined && reservation.warehouseId !== fromWarehouse) continue;
     const { productId, warehouseId, quantity } = reservation;
     const before = await lockLevel(tx, productId, warehouseId);
     const after = await shiftLevel(tx, productId, warehouseId, { onHand: -quantity, reserved: -quantity });

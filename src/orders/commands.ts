@@ -199,7 +199,7 @@ export class OrderCommands {
     try {
       await this.temporal.workflow
         .getHandle(orderWorkflowId(shipment.orderId))
-        .signal(shipmentUpdateSignal, { eventId, status });
+        .signal(shipmentUpdateSignal, { eventId, status, shipmentId });
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) throw new OrderFinishedError(shipment.orderId);
       throw error;

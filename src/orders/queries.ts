@@ -15,7 +15,8 @@ export const orderInclude = {
   items: { orderBy: { sku: 'asc' } },
   payments: { orderBy: { createdAt: 'asc' } },
   reservations: { orderBy: [{ productId: 'asc' }, { warehouseId: 'asc' }] },
-  shipment: true,
+  // The parcels in warehouse order, the order's single shipment (no warehouse) first: `shipment` is the first.
+  shipments: { orderBy: [{ warehouseId: { sort: 'asc', nulls: 'first' } }, { id: 'asc' }] },
   returns: { include: { items: { orderBy: { productId: 'asc' } } }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] },
 } satisfies Prisma.OrderInclude;
 

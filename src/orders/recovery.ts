@@ -28,7 +28,7 @@ export async function recoveryPlan(db: Db, orderId: string): Promise<RecoveryPla
     include: {
       payments: { where: { status: 'SUCCEEDED' } },
       reservations: { where: { status: 'HELD' } },
-      shipment: true,
+      shipments: true,
     },
   });
   if (!order) return undefined;
@@ -47,7 +47,7 @@ export async function recoveryPlan(db: Db, orderId: string): Promise<RecoveryPla
       .map((p) => ({ paymentId: p.id, amount: fromStoredMoney(p.amount) })),
     dispatched: order.payments.some((p) => p.kind === 'CAPTURE'),
     holdsStock: order.reservations.length > 0,
-    shipmentRequested: order.shipment?.status === ShipmentStatus.REQUESTED,
+    shipmentRequested: order.shipments.some((shipment) => shipment.status === ShipmentStatus.REQUESTED),
   };
 }
 

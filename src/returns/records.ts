@@ -41,7 +41,7 @@ export async function requestReturn(db: Db, outbox: OutboxWriter, request: Retur
     if (!order) throw new ReturnNotAllowedError(`order ${request.orderId} does not exist`);
     const row = await tx.order.findUniqueOrThrow({
       where: { id: request.orderId },
-      include: { items: true, shipment: true, payments: { where: { status: 'SUCCEEDED' } } },
+      include: { items: true, shipments: true, payments: { where: { status: 'SUCCEEDED' } } },
     });
     const capture = row.payments.find((payment) => payment.kind === 'CAPTURE');
     const facts = (lines: ReturnLine[]): RecordedReturn => ({
@@ -59,18 +59,25 @@ export async function requestReturn(db: Db, outbox: OutboxWriter, request: Retur
       return facts(existing.items.map((item) => ({ ...item, unitPrice: fromStoredMoney(item.unitPrice) })));
     }
 
-    if (!capture || !row.shipment || !DISPATCHED.includes(row.shipment.status)) {
+    const dispatched = row.shipments.filter((shipment) => DISPATCHED.includes(shipment.status));
+    if (!capture || dispatched.length === 0) {
       throw new ReturnNotAllowedError('the order was not dispatched: cancel it instead of returning it');
     }
-    if (
-      row.shipment.status === ShipmentStatus.DELIVERED &&
-      Date.now() > row.shipment.updatedAt.getTime() + request.windowMs
-    ) {
-      throw new ReturnNotAllowedError(`the return window closed (delivered ${row.shipment.updatedAt.toISOString()})`);
+    // The window runs from the last parcel's delivery; while one is still on its way, returns stay open.
+    const deliveredAt = Math.max(...row.shipments.map((shipment) => shipment.updatedAt.getTime()));
+    const allDelivered = row.shipments.every((shipment) => shipment.status === ShipmentStatus.DELIVERED);
+    if (allDelivered && Date.now() > deliveredAt + request.windowMs) {
+      throw new ReturnNotAllowedError(`the return window closed (delivered ${new Date(deliveredAt).toISOString()})`);
+    }
+    // What left in a parcel can come back; a shipment from before orders shipped in parcels holds the whole order.
+    const shipped = new Map<string, number>();
+    for (const parcel of dispatched) {
+      const items = (parcel.items as { productId: string; quantity: number }[] | null) ?? row.items;
+      for (const { productId, quantity } of items) shipped.set(productId, (shipped.get(productId) ?? 0) + quantity);
     }
     const taken = await returnedQuantities(tx, row.id);
     const remaining = new Map(
-      row.items.map((item) => [item.productId, item.quantity - (taken.get(item.productId) ?? 0)])
+      row.items.map((item) => [item.productId, (shipped.get(item.productId) ?? 0) - (taken.get(item.productId) ?? 0)])
     );
     if ([...remaining.values()].every((quantity) => quantity <= 0)) {
       throw new ReturnNotAllowedError('nothing returnable remains: every shipped unit is already returned');

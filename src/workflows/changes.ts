@@ -22,6 +22,16 @@ export const WorkflowChange = {
   honestAttention: 'honest-attention',
   /** Shorter start-to-close timeouts, so an attempt lost with its worker is retried within seconds. */
   shorterTimeouts: 'shorter-timeouts',
+  /** A line may take stock from several warehouses; one parcel per warehouse, each captured as it leaves. */
+  splitFulfilment: 'split-fulfilment',
+  /**
+   * Amendments are accepted in FULFILLING until the carrier reports dispatch (or it is queued); they replace the
+   * shipment request (CancelShipment + CreateShipment), and updates of the replaced shipment are ignored. With
+   * `split-fulfilment` too every parcel still requested is replaced (`replaceParcels`); a run recorded with only one
+   * of the two (each was built beside the other) replays with the other false, as a marker absent from a history
+   * reads on replay, and takes the path it recorded.
+   */
+  amendUntilDispatch: 'amend-until-dispatch',
 } as const;
 
 export type WorkflowChanges = Record<keyof typeof WorkflowChange, boolean>;

@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Address, CancellationReason, OrderLine, OrderStatus, PaymentDetails, Stage } from '../domain/order.js';
+import type { Parcel, ShipmentStatus } from '../domain/shipment.js';
 
 /**
  * The workflow's public contract: its input, its messages and the view it answers with. The API imports this
@@ -75,6 +76,18 @@ export interface ShipmentUpdateInput {
   /** The inbound message or request id; duplicates are ignored. */
   eventId: string;
   status: ShipmentUpdateStatus;
+  /**
+   * The shipment (parcel) it is about. An update naming one an amendment replaced is ignored; one naming none is about
+   * the order's first parcel still short of it.
+   */
+  shipmentId?: string;
+}
+
+/** One parcel of a split order: what leaves one warehouse, and the share of the payment captured when it does. */
+export interface ParcelView extends Parcel {
+  status: ShipmentStatus;
+  amount: number;
+  captureId?: string;
 }
 
 export interface RestockNoticeInput {
@@ -102,7 +115,9 @@ export interface OrderView {
   totalAmount: number;
   heldStock: Record<string, number>;
   payment?: { paymentId: string; amount: number; expiresAt: number; captureId?: string; reauthorized: boolean };
+  /** The first parcel, as before orders shipped in parcels. */
   shipment?: { shipmentId: string; status: string };
+  shipments?: ParcelView[];
   cancellationReason?: CancellationReason;
   needsAttention: boolean;
   attentionReason?: string;

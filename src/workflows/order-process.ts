@@ -11,9 +11,10 @@ import { Cancellation } from './cancellation.js';
 import { CarrierUpdates, meansDispatched } from './carrier-updates.js';
 import type { WorkflowChanges } from './changes.js';
 import { failureType, messageOf, StopOrder } from './failures.js';
-import type { OrderView, OrderWorkflowInput } from './messages.js';
+import type { OrderView, OrderWorkflowInput, ShipmentUpdateInput } from './messages.js';
 import { OperatorWait } from './operator-wait.js';
 import { OrderRecord } from './order-record.js';
+import { Parcels } from './parcels.js';
 import { PaymentAuthorization } from './payment-authorization.js';
 import { publishProgress } from './progress.js';
 import { Saga } from './saga.js';
@@ -31,6 +32,7 @@ export class OrderProcess {
   readonly cancellation: Cancellation;
   readonly amendments: Amendments;
   private readonly payments: PaymentAuthorization;
+  private readonly parcels: Parcels;
   private readonly saga = new Saga();
   private readonly state: OrderView;
 
@@ -44,7 +46,12 @@ export class OrderProcess {
     this.payments = new PaymentAuthorization(this.record, this.operator);
     this.carrier = new CarrierUpdates(this.record);
     this.cancellation = new Cancellation(this.record, this.carrier);
-    this.amendments = new Amendments(this.record, this.payments, this.cancellation);
+    this.parcels = new Parcels(this.record, this.payments, this.cancellation, {
+      step: (work) => this.step(work),
+      nextUpdate: (timeoutMs) => this.nextShipmentUpdate(timeoutMs),
+      complete: () => this.complete(),
+    });
+    this.amendments = new Amendments(this.record, this.payments, this.cancellation, this.carrier, this.parcels);
   }
 
   /** The checkout saga, read top to bottom. */
@@ -68,8 +75,12 @@ export class OrderProcess {
       await this.record.notifyCustomer('order-confirmed');
       await this.step(() => this.confirm());
       await this.step(() => this.requestShipment());
-      await this.awaitDispatch();
-      await this.awaitDelivery();
+      if (this.changes.splitFulfilment) {
+        await this.parcels.deliver();
+      } else {
+        await this.awaitDispatch();
+        await this.awaitDelivery();
+      }
     } catch (error) {
       if (error instanceof StopOrder) await this.cancel(error.reason);
       else if (this.changes.compensateAnyFailure) await this.compensateFailure(error);
@@ -174,8 +185,12 @@ export class OrderProcess {
     const undo = this.changes.forwardStepsFlagged ? this.record.activities.compensating : steps;
     this.saga.add('cancel-shipment', () => undo.cancelShipment({ ...this.record.next(), reason: 'order cancelled' }));
     const request = { ...this.record.next(), method: this.input.shippingMethod };
-    const shipmentId = await this.record.forward('requestShipment', (a) => a.requestShipment(request));
-    this.state.shipment = { shipmentId, status: ShipmentStatus.REQUESTED };
+    if (this.changes.splitFulfilment) {
+      await this.parcels.request(request);
+    } else {
+      const shipmentId = await this.record.forward('requestShipment', (a) => a.requestShipment(request));
+      this.state.shipment = { shipmentId, status: ShipmentStatus.REQUESTED };
+    }
     await this.record.transition(Stage.FULFILLING);
   }
 
@@ -185,8 +200,11 @@ export class OrderProcess {
    */
   private async awaitDispatch(): Promise<void> {
     const dispatchDeadline = Date.now() + this.input.timings.dispatchDeadlineMs;
+    // With `amend-until-dispatch` an amendment may replace the authorization while this waits: when the timer fires,
+    // the hold the order has now decides whether it is time to renew.
+    const renewalDue = () => this.state.payment!.expiresAt - this.input.timings.reauthorizeBeforeMs;
     for (;;) {
-      const renewAt = this.state.payment!.expiresAt - this.input.timings.reauthorizeBeforeMs;
+      const renewAt = renewalDue();
       const wakeAt = this.state.needsAttention ? renewAt : Math.min(renewAt, dispatchDeadline);
       const event = await this.nextShipmentEvent(Math.max(1, wakeAt - Date.now()));
       this.cancellation.checkpoint();
@@ -197,7 +215,7 @@ export class OrderProcess {
       }
       if (event === 'failed' || event === 'returned') {
         await this.step(() => this.record.flagAttention(`shipment ${event} before dispatch`));
-      } else if (Date.now() >= renewAt) {
+      } else if (Date.now() >= (this.changes.amendUntilDispatch ? renewalDue() : renewAt)) {
         await this.step(() => this.payments.renew());
       } else if (Date.now() >= dispatchDeadline && !this.state.needsAttention) {
         await this.step(() => this.record.flagAttention('not dispatched by the deadline'));
@@ -236,13 +254,17 @@ export class OrderProcess {
     }
     await this.step(async () => {
       await this.recordShipment(ShipmentStatus.DELIVERED);
-      // The parcel arrived: trouble reported on the way (an early `returned`, a `failed` scan) is settled.
-      if (this.changes.honestAttention && this.state.needsAttention) await this.record.clearAttention();
-      const complete = this.record.next();
-      await this.record.forward('completeOrder', (a) => a.completeOrder(complete));
-      this.record.setStage(Stage.COMPLETED);
+      await this.complete();
     });
     await this.record.notifyCustomer('order-delivered');
+  }
+
+  private async complete(): Promise<void> {
+    // Every parcel arrived: trouble reported on the way (an early `returned`, a `failed` scan) is settled.
+    if (this.changes.honestAttention && this.state.needsAttention) await this.record.clearAttention();
+    const complete = this.record.next();
+    await this.record.forward('completeOrder', (a) => a.completeOrder(complete));
+    this.record.setStage(Stage.COMPLETED);
   }
 
   private async recordShipment(status: ShipmentStatus): Promise<void> {
@@ -271,8 +293,12 @@ export class OrderProcess {
     this.state.heldStock = await this.record.activities.compensating.releaseStock(this.record.next());
   }
 
-  /** The next carrier update; before dispatch a cancellation request also ends the wait. */
   private async nextShipmentEvent(timeoutMs: number | undefined) {
+    return (await this.nextShipmentUpdate(timeoutMs))?.status;
+  }
+
+  /** The next carrier update; before dispatch a cancellation request also ends the wait. */
+  private async nextShipmentUpdate(timeoutMs: number | undefined): Promise<ShipmentUpdateInput | undefined> {
     const lateCancel = () => this.cancellation.lateCancel && this.state.stage === Stage.SHIPPED;
     const arrived = () =>
       this.carrier.pending || (this.cancellation.requested !== undefined && !this.record.dispatching) || lateCancel();

@@ -75,9 +75,10 @@ export class OrderRecord {
     return { causationId: this.lastCause, ...(this.input.traceparent ? { traceparent: this.input.traceparent } : {}) };
   }
 
-  /** The catalog's hold applies until confirmation; a confirmed order keeps its stock until dispatch. */
+  /** The catalog's hold applies until confirmation; a confirmed order (amended or not) keeps its stock until dispatch. */
   reservationHold(): number | null {
-    return this.state.stage === Stage.CONFIRMED ? null : this.input.timings.reservationHoldMs;
+    const confirmed = this.state.stage === Stage.CONFIRMED || this.state.stage === Stage.FULFILLING;
+    return confirmed ? null : this.input.timings.reservationHoldMs;
   }
 
   /**
@@ -102,7 +103,7 @@ export class OrderRecord {
 
   /** Holds the stock for `lines` in place of what the order holds now; `holdMs` null holds it until dispatch. */
   async holdStock(lines: OrderLine[], holdMs: number | null): Promise<void> {
-    const hold = { ...this.next(), lines, holdMs };
+    const hold = { ...this.next(), lines, holdMs, ...(this.changes.splitFulfilment ? { split: true } : {}) };
     this.state.heldStock = await this.forward('holdStock', (a) => a.holdStock(hold));
   }
 

@@ -223,7 +223,7 @@ describe('returns after dispatch', () => {
     const kettle = await product(5, 1500);
     const { orderId, token } = await dispatchedOrder([{ productId: kettle.id, quantity: 1 }], 'delivered');
     // Delivered RETURN_WINDOW (30 days) and a day ago.
-    await system.resources.db.shipment.update({
+    await system.resources.db.shipment.updateMany({
       where: { orderId },
       data: { updatedAt: new Date(Date.now() - 31 * 86_400_000) },
     });

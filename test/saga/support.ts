@@ -17,6 +17,17 @@ export const HISTORIES_DIR = join(import.meta.dirname, '..', 'histories');
 /** Recorded since, encrypted with the test key (TEST_PAYLOAD_KEYS). */
 export const ENCRYPTED_HISTORIES_DIR = join(HISTORIES_DIR, 'encrypted');
 
+/** The stages an order delivered without trouble passes through, in order. */
+export const DELIVERED_STAGES: Stage[] = [
+  'PENDING',
+  'INVENTORY_RESERVED',
+  'PAYMENT_AUTHORIZED',
+  'CONFIRMED',
+  'FULFILLING',
+  'SHIPPED',
+  'COMPLETED',
+];
+
 /** Places an order over HTTP as its customer and returns its id. */
 export async function placeOrder(
   system: TestSystem,
@@ -60,7 +71,7 @@ export async function orderRow(system: TestSystem, orderId: string) {
     include: {
       payments: { orderBy: { createdAt: 'asc' } },
       reservations: true,
-      shipment: true,
+      shipments: { orderBy: { warehouseId: 'asc' } },
       history: { orderBy: { seq: 'asc' } },
     },
   });

@@ -183,7 +183,14 @@ export function orderRoutes(routes: RouteEnv, commands: OrderCommands, queries: 
 
   order.post('/orders/:orderId/amendments', {
     operationId: 'AmendOrder',
-    summary: 'Replace the items and/or shipping address before fulfilment starts',
+    summary: 'Replace the items and/or shipping address until the carrier reports a parcel shipped',
+    description:
+      'Accepted until dispatch, like a cancellation: stock is re-reserved for the difference only and the card ' +
+      'authorized for the new total before the old authorization is voided. While FULFILLING, a change of items or ' +
+      'address also cancels every requested parcel and requests the parcels of the new lines, one per warehouse ' +
+      "(CancelShipment + CreateShipment; the ids in the order's shipments[] change). Once the carrier reported a " +
+      'parcel shipped the answer is 409; out of stock or a declined card is 409 too, with the order left exactly ' +
+      'as it was.',
     body: AmendRequest,
     idempotent: true,
     responses: {
@@ -193,7 +200,11 @@ export function orderRoutes(routes: RouteEnv, commands: OrderCommands, queries: 
         schema: Accepted,
         headers: { Location: 'The order URL' },
       },
-      409: { description: 'Too late to amend, or stock or payment refused the change', schema: Problem },
+      409: {
+        description:
+          'Too late to amend (the carrier reported a parcel shipped), or stock or payment refused the change',
+        schema: Problem,
+      },
     },
     async handle({ params, body }, req, res) {
       sendOrder(res, params.orderId, await commands.amend(params.orderId, body, context(req)));
