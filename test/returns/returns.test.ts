@@ -82,7 +82,7 @@ describe('returns after dispatch', () => {
 
   async function refunds(orderId: string) {
     const payments = await system.resources.db.payment.findMany({ where: { orderId, kind: 'REFUND' } });
-    return payments.map((payment) => payment.amount);
+    return payments.map((payment) => Number(payment.amount));
   }
 
   it('refunds exactly the returned part of a delivered order and restocks it', async () => {
@@ -349,7 +349,7 @@ describe('returns - a refund the gateway keeps refusing', () => {
     });
     expect(refunded.status).toBe('RECEIVED');
     const refunds = await system.resources.db.payment.findMany({ where: { orderId, kind: 'REFUND' } });
-    expect(refunds.map((refund) => refund.amount)).toEqual([5000]);
+    expect(refunds.map((refund) => Number(refund.amount))).toEqual([5000]);
     await workflow.result();
     await expectReplays(system, orderId, 'return-refund-retried-by-operator', returnWorkflowId(returnId));
   });

@@ -28,12 +28,16 @@ type StockChange = Pick<StockAdjustment, 'warehouseId' | 'quantityChange' | 'adj
 const withStock = { inventory: { orderBy: { warehouseId: 'asc' } } } satisfies Prisma.ProductInclude;
 type ProductWithStock = Prisma.ProductGetPayload<{ include: typeof withStock }>;
 
+/** A product row as the API shows it: the price (a BIGINT column) as a number, the time as ISO 8601. */
+function productDto<T extends { unitPrice: bigint; createdAt: Date }>(product: T) {
+  return { ...product, unitPrice: fromStoredMoney(product.unitPrice), createdAt: product.createdAt.toISOString() };
+}
+
 /** A product as the catalog shows it: with the stock available across warehouses. */
 function withAvailable({ inventory, ...product }: ProductWithStock) {
   return {
-    ...product,
+    ...productDto(product),
     available: inventory.reduce((total, row) => total + row.onHand - row.reserved, 0),
-    createdAt: product.createdAt.toISOString(),
   };
 }
 
@@ -60,11 +64,6 @@ export interface CatalogDeps {
   db: Db;
   outbox: OutboxWriter;
   temporal: Client;
-}
-
-/** A product row as the API shows it: the price (a BIGINT column) as a number, the time as ISO 8601. */
-function productDto<T extends { unitPrice: bigint; createdAt: Date }>(product: T) {
-  return { ...product, unitPrice: fromStoredMoney(product.unitPrice), createdAt: product.createdAt.toISOString() };
 }
 
 export function catalogRoutes(routes: RouteEnv, { db, outbox, temporal }: CatalogDeps): void {
