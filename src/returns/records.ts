@@ -56,7 +56,13 @@ export async function requestReturn(db: Db, outbox: OutboxWriter, request: Retur
     });
     const existing = await tx.return.findUnique({ where: { id: request.returnId }, include: { items: true } });
     if (existing) {
-      return facts(existing.items.map((item) => ({ ...item, unitPrice: fromStoredMoney(item.unitPrice) })));
+      return facts(
+        existing.items.map(({ productId, quantity, unitPrice }) => ({
+          productId,
+          quantity,
+          unitPrice: fromStoredMoney(unitPrice),
+        }))
+      );
     }
 
     const dispatched = row.shipments.filter((shipment) => DISPATCHED.includes(shipment.status));
