@@ -148,6 +148,13 @@ export class OrderCommands {
     }
     if (current?.stage === Stage.CANCELLED) return current;
     if (current?.stage === Stage.CANCELLING) return undefined;
+    // After dispatch the catalog's answer is "start a return": say where (a delivered order's workflow is closed).
+    const returns = `POST /v1/orders/${orderId}/returns`;
+    if (current?.stage === Stage.SHIPPED || current?.stage === Stage.COMPLETED) {
+      throw new CancelRefusedError(
+        `the order was dispatched (stage ${current.stage}); start a return instead: ${returns}`
+      );
+    }
     const cancelled = this.runUpdate(orderId, CancelRefusedError, async (handle) => {
       const update = await handle.startUpdate(cancelOrderUpdate, {
         args: [{ requestId: context.operationId, reason }],
@@ -155,6 +162,12 @@ export class OrderCommands {
         waitForStage: WorkflowUpdateStage.ACCEPTED,
       });
       return update.result();
+    }).catch((error: unknown) => {
+      // The workflow's refusal says "start a return"; the answer also names the route.
+      if (error instanceof CancelRefusedError && error.message.includes('start a return')) {
+        throw new CancelRefusedError(`${error.message}: ${returns}`, { cause: error });
+      }
+      throw error;
     });
     // Left running past the deadline, the update still completes in the workflow; its outcome is read by polling.
     cancelled.catch(() => undefined);
