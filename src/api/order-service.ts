@@ -11,7 +11,7 @@ import { CancellationReason, orderTotal } from '../domain/order.js';
 import { MAX_ORDER_TOTAL } from '../domain/money.js';
 import type { LineRequest } from '../orders/pricing.js';
 import { priceLines } from '../orders/pricing.js';
-import { startOrderWorkflow } from '../orders/workflow-commands.js';
+import { placeOrderWorkflow, startOrderWorkflow } from '../orders/workflow-commands.js';
 import {
   amendOrderUpdate,
   cancelOrderUpdate,
@@ -86,7 +86,8 @@ export class OrderService {
    */
   async placeOrder(
     body: OrderCreate,
-    context: RequestContext & { operationId: string }
+    context: RequestContext & { operationId: string },
+    settleWithinMs?: number
   ): Promise<{ orderId: string; order?: Order }> {
     if (!canSeeCustomer(context.principal, body.customerId)) {
       throw new ApiError(403, ErrorCode.FORBIDDEN, 'customers can only place orders for themselves');
@@ -94,7 +95,7 @@ export class OrderService {
     const lines = await this.priceLines(body.items, body.currency);
     const orderId = uuidv5(context.operationId, ORDER_ID_NAMESPACE);
     trace.getActiveSpan()?.setAttribute(ORDER_ID_ATTRIBUTE, orderId);
-    await startOrderWorkflow(this.temporal, this.config, {
+    const order = {
       orderId,
       customerId: body.customerId,
       lines,
@@ -106,11 +107,21 @@ export class OrderService {
       ...(body.subscriptionId ? { subscriptionId: body.subscriptionId } : {}),
       causationId: context.requestId,
       ...(context.traceparent ? { traceparent: context.traceparent } : {}),
-    });
+    };
     // The order exists from here on: if reading it back fails, the answer is 202 (it will be persisted), never an
     // error that would free the Idempotency-Key for a retry that places a second order.
-    const order = await this.waitForOrder(orderId, this.config.ORDER_CREATE_WAIT, () => true).catch(() => undefined);
-    return { orderId, ...(order ? { order } : {}) };
+    if (settleWithinMs) {
+      // The caller waits for the outcome: the call that starts the saga also waits for it, no polling.
+      const waitMs = settleWithinMs;
+      await placeOrderWorkflow(this.temporal, this.config, order, { updateId: context.operationId, waitMs });
+      const row = await this.db.order
+        .findUnique({ where: { id: orderId }, include: orderInclude })
+        .catch(() => undefined);
+      return { orderId, ...(row ? { order: toOrderDto(row) } : {}) };
+    }
+    await startOrderWorkflow(this.temporal, this.config, order);
+    const created = await this.waitForOrder(orderId, this.config.ORDER_CREATE_WAIT, () => true).catch(() => undefined);
+    return { orderId, ...(created ? { order: created } : {}) };
   }
 
   /** Polls the system of record until the order satisfies `done` or the time is up. */

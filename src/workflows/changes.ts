@@ -22,6 +22,11 @@ export const WorkflowChange = {
   honestAttention: 'honest-attention',
   /** Shorter start-to-close timeouts, so an attempt lost with its worker is retried within seconds. */
   shorterTimeouts: 'shorter-timeouts',
+  /**
+   * Checkout's fenced database steps (create, hold, confirm) run as local activities, and the confirmation e-mail is
+   * sent once the order is confirmed, not before: two dispatch hops fewer per step and none for the e-mail.
+   */
+  fastCheckout: 'fast-checkout',
 } as const;
 
 export type WorkflowChanges = Record<keyof typeof WorkflowChange, boolean>;

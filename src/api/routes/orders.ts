@@ -20,7 +20,7 @@ import {
   Problem,
 } from '../schemas.js';
 import { toDecimal } from '../../domain/money.js';
-import { CancellationReason, SETTLED_STAGES } from '../../domain/order.js';
+import { CancellationReason } from '../../domain/order.js';
 
 const MAX_PREFER_WAIT_S = 30;
 
@@ -70,7 +70,8 @@ export function orderRoutes(routes: RouteEnv, orders: OrderService, db: Db): voi
       summary: 'Place an order: starts its OrderWorkflow',
       tags: ['orders'],
       description:
-        'Waits up to ORDER_CREATE_WAIT for the workflow to persist the order: 201 with the order, else 202 with Location. ' +
+        'Waits up to ORDER_CREATE_WAIT for the workflow to persist the order (with Prefer: wait, up to that wait for ' +
+        'checkout to confirm, backorder or cancel it): 201 with the order, else 202 with Location. ' +
         'Prices come from the catalog: unknown products, a `price` differing from the catalog, a product in another ' +
         'currency, no items, more than 50 lines or a total above 100,000,000 minor units are 422 with field-level errors. ' +
         'Customers order only for themselves (403). The order id is derived from the caller and the Idempotency-Key: ' +
@@ -92,7 +93,7 @@ export function orderRoutes(routes: RouteEnv, orders: OrderService, db: Db): voi
           headers: { Location: 'The order URL' },
         },
         202: {
-          description: 'The workflow started but had not persisted the order within ORDER_CREATE_WAIT; poll Location',
+          description: 'The workflow started but had not persisted the order within the wait; poll Location',
           schema: Accepted,
           headers: { Location: 'The order URL: answers 202 until the order is persisted, then 200' },
         },
@@ -100,14 +101,10 @@ export function orderRoutes(routes: RouteEnv, orders: OrderService, db: Db): voi
       },
     },
     async ({ body }, req, res) => {
-      const { orderId, order } = await orders.placeOrder(body, context(req));
+      const { orderId, order } = await orders.placeOrder(body, context(req), preferredWaitMs(req));
       const location = `/v1/orders/${orderId}`;
       res.location(location);
-      const waitMs = preferredWaitMs(req);
-      const settled = waitMs
-        ? await orders.waitForOrder(orderId, waitMs, (o) => SETTLED_STAGES.includes(o.stage))
-        : order;
-      if (settled) res.status(201).json(settled);
+      if (order) res.status(201).json(order);
       else res.status(202).json({ orderId, status: 'accepted', location });
     }
   );
