@@ -64,7 +64,7 @@ export interface RunActivities {
  * a lost workflow task is harmless. Run inside the workflow task they cost no dispatch hops; the payment gateway,
  * which can be slow and retries on its own terms, stays a regular activity.
  */
-const LOCAL_STEPS: ReadonlySet<string> = new Set(['createOrder', 'holdStock', 'confirmOrder'] satisfies Array<
+const LOCAL_STEPS: ReadonlySet<string> = new Set(['createOrder', 'confirmOrder'] satisfies Array<
   keyof Activities
 >);
 
