@@ -62,19 +62,18 @@ export interface RunActivities {
 /**
  * Checkout's fenced database steps: one short transaction each, fenced by the step's seq, so an attempt repeated after
  * a lost workflow task is harmless. Run inside the workflow task they cost no dispatch hops; the payment gateway,
- * which can be slow and retries on its own terms, stays a regular activity.
+ * which can be slow and retries on its own terms, stays a regular activity. So does holdStock: as a local activity
+ * its out-of-stock refusal left backordered orders stalled (test/api/orders.test.ts), not yet understood.
  */
-const LOCAL_STEPS: ReadonlySet<string> = new Set(['createOrder', 'confirmOrder'] satisfies Array<
-  keyof Activities
->);
+const LOCAL_STEPS: ReadonlySet<string> = new Set(['createOrder', 'confirmOrder'] satisfies Array<keyof Activities>);
 
 /** `regular`, except that the local steps go through `local` (same timeout and retry policy). */
 function withLocalSteps(regular: ActivityProxy, local: ActivityProxy): ActivityProxy {
   return new Proxy(regular, {
-    get: (target, name, receiver) =>
+    get: (target, name): unknown =>
       typeof name === 'string' && LOCAL_STEPS.has(name)
-        ? Reflect.get(local, name, receiver)
-        : Reflect.get(target, name, receiver),
+        ? local[name as keyof Activities]
+        : target[name as keyof Activities],
   });
 }
 
