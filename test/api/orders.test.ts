@@ -285,7 +285,7 @@ describe('orders over HTTP', () => {
   });
 
   describe('changing an order', () => {
-    it('amends a backordered order (200, new revision) and refuses amendments once fulfilling (409)', async () => {
+    it('amends a backordered order (200, new revision), a fulfilling one too, and refuses once shipped (409)', async () => {
       const scarce = await createProduct(system, 1, 700);
       const plenty = await createProduct(system, 10, 300);
       const owner = await customer();
@@ -325,12 +325,31 @@ describe('orders over HTTP', () => {
         'VALIDATION_FAILED'
       );
 
+      // Accepted until dispatch (SPEC section 2): a fulfilling order is amended, a shipped one is not.
       const fulfilling = await placedOrder(owner, [{ productId: plenty.id, quantity: 1 }]);
-      const late = await api(system, 'POST', `/v1/orders/${fulfilling.orderId}/amendments`, {
+      const fulfillingAmendments = `/v1/orders/${fulfilling.orderId}/amendments`;
+      const whileFulfilling = await api<Order>(system, 'POST', fulfillingAmendments, {
         token: owner.token,
         body: { items: [{ productId: plenty.id, quantity: 2 }] },
       });
-      expect(expectProblem(late, 409, 'ORDER_NOT_AMENDABLE').detail).toContain('FULFILLING');
+      expect(whileFulfilling).toMatchObject({
+        status: 200,
+        body: { stage: 'FULFILLING', revision: 2, totalAmount: 600 },
+      });
+      const shipmentId = (whileFulfilling.body.shipment as { shipmentId: string }).shipmentId;
+      await api(system, 'PUT', `/v1/shipments/${shipmentId}/status`, {
+        token: system.tokens.service,
+        body: { status: 'shipped' },
+      });
+      await eventually(async () => {
+        const { body } = await api<Order>(system, 'GET', `/v1/orders/${fulfilling.orderId}`, { token: owner.token });
+        return body.stage === 'SHIPPED' ? body : undefined;
+      });
+      const late = await api(system, 'POST', fulfillingAmendments, {
+        token: owner.token,
+        body: { items: [{ productId: plenty.id, quantity: 3 }] },
+      });
+      expectProblem(late, 409, 'ORDER_NOT_AMENDABLE');
     });
 
     it('cancels before dispatch (200), again idempotently, and refuses after dispatch (409)', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createScratchDatabase } from '../events/support.js';
 import { startSystem } from '../support/system.js';
 import { CHAOS_CONFIG, faultSchedule, runChaos, summaryLines } from './chaos.js';
 import { roleProcess, startChaosServers } from './world.js';
@@ -21,9 +22,17 @@ describe('chaos: random operations and faults, then the invariants', () => {
     `keeps every invariant (seed ${size.seed}, ${size.orders} orders)`,
     async () => {
       const servers = await startChaosServers(size.seed);
+      // A database of its own: its relay (publishing to its own NATS) would claim the other test files' outbox rows,
+      // and its backend terminations would cut their connections.
+      const database = await createScratchDatabase();
       // The relay runs as its own process, to be killed; so does one of the workers.
       const system = await startSystem({
-        config: { ...CHAOS_CONFIG, NATS_URL: servers.nats.url, TEMPORAL_ADDRESS: servers.temporalAddress },
+        config: {
+          ...CHAOS_CONFIG,
+          DATABASE_URL: database.url,
+          NATS_URL: servers.nats.url,
+          TEMPORAL_ADDRESS: servers.temporalAddress,
+        },
         relay: false,
       });
       const worker = roleProcess('worker', system.config, CHAOS_CONFIG, size.seed);
@@ -38,6 +47,7 @@ describe('chaos: random operations and faults, then the invariants', () => {
         await Promise.all([worker.stop(), relay.stop()]);
         await system.stop();
         await servers.stop();
+        await database.drop();
       }
     },
     (size.minutes + 10) * 60_000

@@ -242,7 +242,7 @@ describe('order saga edges - messages never fail the order', () => {
       await handle(parked, order.orderId).signal(shipmentUpdateSignal, shipped());
       await untilStage(parked, order.orderId, 'SHIPPED');
       const capture = (await orderRow(parked, order.orderId)).payments.find((p) => p.kind === 'CAPTURE');
-      expect(capture).toMatchObject({ authorizationId: original, amount: 2000 });
+      expect(capture).toMatchObject({ authorizationId: original, amount: 2000n });
       await expectReplays(parked, order.orderId, 'amendment-void-refused');
     } finally {
       confirming.open();

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { ROOT } from '../../scripts/lib/database.js';
 import { freePort } from '../../scripts/lib/temporal-server.js';
 import { mintToken } from '../../src/api/auth.js';
+import type { ScratchDatabase } from '../events/support.js';
+import { createScratchDatabase } from '../events/support.js';
 import type { TestSystem } from '../support/system.js';
 import { createProduct, eventually, JWT_SECRET, orderBody, startSystem, TEST_PAYLOAD_KEYS } from '../support/system.js';
 
@@ -95,19 +97,24 @@ function launch(role: 'api/main.ts' | 'worker/main.ts', env: Record<string, stri
 }
 
 describe('start-up - NATS down', () => {
+  // A database of its own: the other test files' relays would publish its outbox rows, and the backends it
+  // terminates are only its own.
+  let database: ScratchDatabase;
   let system: TestSystem;
   beforeAll(async () => {
-    system = await startSystem({ api: false, relay: false });
+    database = await createScratchDatabase();
+    system = await startSystem({ api: false, relay: false, config: { DATABASE_URL: database.url } });
   });
   afterAll(async () => {
     await system?.stop();
+    await database?.drop();
   });
 
   it('API and worker start, take and confirm an order; its events wait in the outbox; killed backends are survived', async () => {
     const closedNats = `nats://127.0.0.1:${await freePort()}`;
     const taskQueue = `nats-down-${randomUUID()}`;
     const port = await freePort();
-    const common = { NATS_URL: closedNats, TEMPORAL_TASK_QUEUE: taskQueue };
+    const common = { NATS_URL: closedNats, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: database.url };
     const api = launch('api/main.ts', { ...common, PORT: String(port), METRICS_PORT: String(await freePort()) });
     const worker = launch('worker/main.ts', {
       ...common,
