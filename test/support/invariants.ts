@@ -119,6 +119,18 @@ async function statusOf(client: Client, workflowId: string): Promise<string | un
   }
 }
 
+/** What a stuck order waits on, so a long run's report can be acted on: its pending activities and parcels. */
+async function whyWaiting(system: TestSystem, orderId: string): Promise<string> {
+  const description = await system.resources.temporal.workflow.getHandle(orderWorkflowId(orderId)).describe();
+  const activities = (description.raw.pendingActivities ?? []).map(
+    (activity) =>
+      `${activity.activityType?.name ?? '?'} attempt ${activity.attempt ?? 0}` +
+      (activity.lastFailure?.message ? ` (${activity.lastFailure.message})` : '')
+  );
+  const shipments = await system.resources.db.shipment.findMany({ where: { orderId }, select: { status: true } });
+  return ` [activities: ${activities.join(', ') || 'none'}; shipments: ${shipments.map((s) => s.status).join(', ') || 'none'}]`;
+}
+
 async function state(system: TestSystem, observed: Observed): Promise<InvariantResult[]> {
   const unfinished: string[] = [];
   const stuck: string[] = [];
@@ -132,7 +144,8 @@ async function state(system: TestSystem, observed: Observed): Promise<InvariantR
     const repaired = recovery === 'COMPLETED' && order.needsAttention;
     if (workflow !== 'RUNNING' && !terminal && !repaired)
       unfinished.push(`${orderId}: workflow ${workflow}, stage ${order.stage}, recovery ${recovery ?? 'none'}`);
-    if (workflow === 'RUNNING' && !terminal && !order.needsAttention) stuck.push(`${orderId}: ${order.stage}`);
+    if (workflow === 'RUNNING' && !terminal && !order.needsAttention)
+      stuck.push(`${orderId}: ${order.stage}${await whyWaiting(system, orderId)}`);
   }
   return [
     { name: 'state: every workflow closed in a terminal stage or repaired', violations: unfinished },
