@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../src/db/client.js';
 import type { OutboxWriter } from '../../src/events/outbox.js';
@@ -169,6 +171,87 @@ describe('API under failing dependencies, and shutdown', () => {
       await broken.close();
     }
   });
+
+  it('answers 503 + Retry-After when the worker cannot run the order, and the retry after recovery gets the real answer', async () => {
+    // Placed and persisted by the real worker; then a worker whose workflow tasks all fail takes the task queue
+    // over, as a broken or half-deployed worker would: Temporal answers the order's queries and updates with
+    // FAILED_PRECONDITION (WorkflowNotReady) until a working worker is back.
+    const product = await createProduct(system, 20);
+    const customerId = randomUUID();
+    const token = await system.tokens.customer(customerId);
+    const placed = await api(system, 'POST', '/v1/orders', {
+      token,
+      body: orderBody(customerId, [{ productId: product.id, quantity: 1 }]),
+    });
+    expect(placed.status).toBe(201);
+    const persisted = placed.body.orderId as string;
+    await system.stopWorkers();
+    const broken = await Worker.create({
+      connection: await NativeConnection.connect({ address: system.config.TEMPORAL_ADDRESS }),
+      taskQueue: system.config.TEMPORAL_TASK_QUEUE,
+      workflowsPath: join(import.meta.dirname, 'failing-workflow', 'index.ts'),
+    });
+    const brokenRun = broken.run();
+    const quick = await startExtraApi(system, { config: { ORDER_CREATE_WAIT: 1_000 } });
+    try {
+      // Its workflow never persists it: amending it asks the workflow for its currency.
+      const waiting = await api(quick.system, 'POST', '/v1/orders', {
+        token,
+        body: orderBody(customerId, [{ productId: product.id, quantity: 1 }]),
+      });
+      expect(waiting.status).toBe(202);
+      const unpersisted = waiting.body.orderId as string;
+      await eventually(async () => {
+        const { raw } = await system.resources.temporal.workflow.getHandle(`order-${unpersisted}`).describe();
+        return (raw.pendingWorkflowTask?.attempt ?? 0) > 1 ? true : undefined;
+      });
+
+      const items = [{ productId: product.id, quantity: 2 }];
+      const calls = [
+        [`/v1/orders/${persisted}/amendments`, { items }],
+        [`/v1/orders/${unpersisted}/amendments`, { items }],
+        [`/v1/orders/${persisted}/cancel`, { reason: 'CUSTOMER_REQUESTED' }],
+      ] as const;
+      const keys = calls.map(() => `worker-down-${randomUUID()}`);
+      for (const [i, [path, body]] of calls.entries()) {
+        const result = await api(system, 'POST', path, {
+          token: system.tokens.operator,
+          body,
+          headers: { 'idempotency-key': keys[i]! },
+        });
+        expectProblem(result, 503, 'SERVICE_UNAVAILABLE');
+        expect(result.headers.get('retry-after')).toMatch(/^\d+$/);
+        expectNoInternals(result);
+      }
+
+      // A working worker again: each retry with its key is executed, not answered from a stored 503. Temporal
+      // hands the failed workflow tasks to it after a backoff, so the client retries on 503 as it is told to.
+      broken.shutdown();
+      await brokenRun;
+      await system.startWorker();
+      for (const [i, [path, body]] of calls.entries()) {
+        const retried = await eventually(
+          async () => {
+            const result = await api(system, 'POST', path, {
+              token: system.tokens.operator,
+              body,
+              headers: { 'idempotency-key': keys[i]! },
+            });
+            return result.status === 503 ? undefined : result;
+          },
+          90_000,
+          `an answer other than 503 to POST ${path}`
+        );
+        expect(retried.status, JSON.stringify(retried.body)).toBeLessThan(300);
+        expect(retried.headers.get('idempotent-replayed')).toBeNull();
+      }
+    } finally {
+      await quick.close();
+      if (broken.getState() === 'RUNNING') broken.shutdown();
+      await brokenRun.catch(() => undefined);
+      if (system.workers().length === 0) await system.startWorker();
+    }
+  }, 240_000);
 
   it('finishes in-flight requests on shutdown while refusing new connections', async () => {
     // A task queue nobody polls keeps POST /v1/orders waiting the whole ORDER_CREATE_WAIT.
