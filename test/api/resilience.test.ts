@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
+import { Writable } from 'node:stream';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../src/db/client.js';
 import type { OutboxWriter } from '../../src/events/outbox.js';
@@ -117,12 +119,22 @@ describe('API under failing dependencies, and shutdown', () => {
     }
   });
 
-  it('answers a generic 500 without the internal message when something unexpected throws', async () => {
+  it('answers a generic 500 without the internal message when something unexpected throws, and logs what it was', async () => {
     const secret = 'relation "outbox" at /src/events/outbox.ts:42 SELECT * FROM outbox -- password=hunter2';
     const failingOutbox: OutboxWriter = {
-      append: () => Promise.reject(new Error(secret)),
+      append: () => Promise.reject(Object.assign(new RangeError(secret), { code: 'XX000' })),
     };
-    const broken = await startExtraApi(system, { outbox: failingOutbox });
+    const logged: Record<string, unknown>[] = [];
+    const logger = pino(
+      { level: 'warn' },
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          logged.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+          done();
+        },
+      })
+    );
+    const broken = await startExtraApi(system, { outbox: failingOutbox, logger });
     try {
       const product = await createProduct(system, 3);
       const result = await api(broken.system, 'POST', '/v1/inventory', {
@@ -132,6 +144,15 @@ describe('API under failing dependencies, and shutdown', () => {
       const problem = expectProblem(result, 500, 'INTERNAL');
       expect(JSON.stringify(problem)).not.toContain('hunter2');
       expectNoInternals(result);
+      // The client learns nothing; the operator's log tells what it was.
+      expect(logged).toContainEqual(
+        expect.objectContaining({
+          level: 50,
+          method: 'POST',
+          path: '/v1/inventory',
+          error: [{ name: 'RangeError', code: 'XX000', message: secret }],
+        })
+      );
       // The stock change rolled back with its event.
       expect(await stockOf(system, product.id)).toEqual({ onHand: 3, reserved: 0, available: 3 });
     } finally {

@@ -1,0 +1,70 @@
+import { ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
+import { errorSummary, isDependencyUnavailable } from '../../src/api/errors.js';
+
+/** gRPC status codes by name (google.golang.org/grpc/codes), as the Temporal server sends them. */
+const status = {
+  CANCELLED: 1,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
+const statusName = (code: number) => Object.entries(status).find(([, value]) => value === code)?.[0];
+
+/** A Temporal client error as the client raises it: a ServiceError whose cause carries the gRPC status. */
+function temporalError(code: number, details: string) {
+  return new ServiceError('Workflow Update failed', {
+    cause: Object.assign(new Error(`${code} ${statusName(code)}: ${details}`), { code, details, metadata: {} }),
+  });
+}
+
+describe('which Temporal errors are a dependency being unavailable (503) and which are a bug (500)', () => {
+  it.each([
+    [status.UNAVAILABLE, 'shard status unknown'],
+    [status.DEADLINE_EXCEEDED, 'query timed out before a worker could process it'],
+    [status.RESOURCE_EXHAUSTED, 'namespace rate limit exceeded'],
+    [status.FAILED_PRECONDITION, 'Unable to query workflow due to Workflow Task in failed state.'],
+    [status.FAILED_PRECONDITION, 'No poller seen for task queue recently, worker may be down.'],
+    [status.CANCELLED, 'Call cancelled'],
+    [status.ABORTED, 'workflow update was aborted'],
+    [status.INTERNAL, 'Received RST_STREAM with code 2'],
+  ])('gRPC %i (%s) is unavailable', (code, details) => {
+    expect(isDependencyUnavailable(temporalError(code, details))).toBe(true);
+  });
+
+  it.each([
+    [status.INVALID_ARGUMENT, 'invalid query type'],
+    [status.ALREADY_EXISTS, 'workflow execution already started'],
+    [status.PERMISSION_DENIED, 'request unauthorized'],
+    [status.UNIMPLEMENTED, 'unknown method'],
+    [status.UNAUTHENTICATED, 'missing credentials'],
+  ])('gRPC %i (%s) is not', (code, details) => {
+    expect(isDependencyUnavailable(temporalError(code, details))).toBe(false);
+  });
+
+  it('takes a channel failure without a status, and an update call cut short, as unavailable', () => {
+    expect(isDependencyUnavailable(new ServiceError('Unexpected error while making gRPC request'))).toBe(true);
+    expect(isDependencyUnavailable(new WorkflowUpdateRPCTimeoutOrCancelledError('timeout'))).toBe(true);
+  });
+
+  it('leaves anything else to the 500', () => {
+    expect(isDependencyUnavailable(new TypeError("Cannot read properties of undefined (reading 'currency')"))).toBe(
+      false
+    );
+  });
+
+  it('summarises an error for the log by class, code and message down its causes', () => {
+    expect(errorSummary(temporalError(status.FAILED_PRECONDITION, 'not ready'))).toEqual([
+      { name: 'ServiceError', message: 'Workflow Update failed' },
+      { name: 'Error', code: 9, message: '9 FAILED_PRECONDITION: not ready' },
+    ]);
+  });
+});
