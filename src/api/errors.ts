@@ -224,7 +224,8 @@ export function errorSummary(error: unknown): Record<string, unknown>[] {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth++) {
     if (typeof current !== 'object') {
-      chain.push({ message: String(current) });
+      // Something thrown that is not an Error: a string says what it is, anything else only its type.
+      chain.push({ name: typeof current, ...(typeof current === 'string' ? { message: current } : {}) });
       break;
     }
     const { name, code, message } = current as { name?: unknown; code?: unknown; message?: unknown };
