@@ -184,15 +184,16 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
 }
 
 /**
- * gRPC status codes of a Temporal call that says the server or the workers behind it cannot serve the call right now,
- * so a retry may succeed: CANCELLED (the stream was cut, the server went away), DEADLINE_EXCEEDED (a query no worker
- * answered in time), RESOURCE_EXHAUSTED (rate limits), FAILED_PRECONDITION (WorkflowNotReady: a query or update while
- * the workflow's tasks fail, or no worker polled the task queue lately), ABORTED, INTERNAL (the server's persistence,
- * or an HTTP/2 stream reset while it restarts) and UNAVAILABLE (restarting, shard status unknown, update aborted).
+ * gRPC status codes of a Temporal call that say the server, or the workers behind it, cannot serve the call right
+ * now, so a retry may succeed: CANCELLED (the stream was cut, the server went away), UNKNOWN (a failure without a
+ * status, which the Temporal client itself retries as transient), DEADLINE_EXCEEDED (a query no worker answered in
+ * time), RESOURCE_EXHAUSTED (rate limits), FAILED_PRECONDITION (WorkflowNotReady: a query or update while the
+ * workflow's tasks fail; or no worker polled the task queue lately), ABORTED, INTERNAL (the server's persistence, or
+ * an HTTP/2 stream reset while it restarts) and UNAVAILABLE (restarting, shard status unknown, update aborted).
  * The others (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, PERMISSION_DENIED, UNIMPLEMENTED, ...) say the call itself
  * is wrong: a bug or a misconfiguration, answered 500.
  */
-const RETRYABLE_GRPC_CODES = new Set([1, 4, 8, 9, 10, 13, 14]);
+const RETRYABLE_GRPC_CODES = new Set([1, 2, 4, 8, 9, 10, 13, 14]);
 
 /** The gRPC status code of a Temporal client error (on the ServiceError's cause), if it has one. */
 function grpcCodeOf(error: ServiceError): number | undefined {

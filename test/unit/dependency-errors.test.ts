@@ -5,6 +5,7 @@ import { errorSummary, isDependencyUnavailable } from '../../src/api/errors.js';
 /** gRPC status codes by name (google.golang.org/grpc/codes), as the Temporal server sends them. */
 const status = {
   CANCELLED: 1,
+  UNKNOWN: 2,
   INVALID_ARGUMENT: 3,
   DEADLINE_EXCEEDED: 4,
   ALREADY_EXISTS: 6,
@@ -34,6 +35,7 @@ describe('which Temporal errors are a dependency being unavailable (503) and whi
     [status.FAILED_PRECONDITION, 'Unable to query workflow due to Workflow Task in failed state.', true],
     [status.FAILED_PRECONDITION, 'No poller seen for task queue recently, worker may be down.', true],
     [status.CANCELLED, 'Call cancelled', true],
+    [status.UNKNOWN, 'Stream removed', true],
     [status.ABORTED, 'workflow update was aborted', true],
     [status.INTERNAL, 'Received RST_STREAM with code 2', true],
     [status.INVALID_ARGUMENT, 'invalid query type', false],
