@@ -1,6 +1,8 @@
 import { ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { errorSummary, isDependencyUnavailable } from '../../src/api/errors.js';
+import { isDatabaseConnectionLost } from '../../src/db/connection-errors.js';
+import { Prisma } from '../../src/generated/prisma/client.js';
 
 /** gRPC status codes by name (google.golang.org/grpc/codes), as the Temporal server sends them. */
 const status = {
@@ -63,5 +65,43 @@ describe('which Temporal errors are a dependency being unavailable (503) and whi
       { name: 'ServiceError', message: 'Workflow Update failed' },
       { name: 'Error', code: 9, message: '9 FAILED_PRECONDITION: not ready' },
     ]);
+  });
+});
+
+describe('which PostgreSQL errors are the database being unreachable (503)', () => {
+  const known = (code: string, message: string) =>
+    new Prisma.PrismaClientKnownRequestError(message, { code, clientVersion: Prisma.prismaVersion.client });
+  const socket = (code: string) =>
+    Object.assign(new Error(`connect ${code} 10.0.0.5:5432`), { code, syscall: 'connect' });
+
+  it.each([
+    ['a pool that gave no connection in time (P2024)', known('P2024', 'Timed out fetching a new connection')],
+    [
+      'a transaction that got no connection in time (P2028)',
+      known('P2028', 'Transaction API error: Unable to start a transaction in the given time.'),
+    ],
+    [
+      'a backend terminated under a query (57P01)',
+      Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+    ],
+    ['a dead client reused', new Error('Client has encountered a connection error and is not queryable')],
+    ['an unreachable host', socket('EHOSTUNREACH')],
+    ['an unreachable network', socket('ENETUNREACH')],
+    ['a name that did not resolve for now', socket('EAI_AGAIN')],
+    ['a connection aborted', socket('ECONNABORTED')],
+  ])('%s is unavailable', (_what, error) => {
+    expect(isDependencyUnavailable(error)).toBe(true);
+    expect(isDatabaseConnectionLost(error)).toBe(true);
+  });
+
+  it.each([
+    [
+      'an expired transaction used again',
+      known('P2028', 'Transaction API error: A query cannot be executed on an expired transaction.'),
+    ],
+    ['a unique constraint', known('P2002', 'Unique constraint failed on the fields: (`sku`)')],
+    ['a syntax error', Object.assign(new Error('syntax error at or near "SELEC"'), { code: '42601' })],
+  ])('%s is not', (_what, error) => {
+    expect(isDependencyUnavailable(error)).toBe(false);
   });
 });
