@@ -193,6 +193,50 @@ describe('API under failing dependencies, and shutdown', () => {
     }
   });
 
+  it('frees the Idempotency-Key of a 503 even when the connection that would free it was just cut', async () => {
+    // A pg_terminate_backend wave cuts the request's query and, a moment later, the one releasing its key (seen in a
+    // chaos run): the key must not stay IN_FLIGHT, answering the client's retry with 409 for a minute.
+    const lost = () =>
+      Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+    const db = system.resources.db;
+    let cut = 0;
+    const keys = new Proxy(db.idempotencyKey, {
+      get(target, property) {
+        if (property === 'deleteMany' && cut++ === 0) return () => Promise.reject(lost());
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const cutDb = new Proxy(db, {
+      get(target, property) {
+        if (property === 'idempotencyKey') return keys;
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const failingOutbox: OutboxWriter = { append: () => Promise.reject(lost()) };
+    const broken = await startExtraApi(system, { db: cutDb, outbox: failingOutbox });
+    try {
+      const product = await createProduct(system, 3);
+      const request = {
+        token: system.tokens.operator,
+        body: { quantityChange: 5, warehouseId: 'WH-TEST' },
+        headers: { 'idempotency-key': `cut-release-${randomUUID()}` },
+      };
+      expectProblem(
+        await api(broken.system, 'PUT', `/v1/inventory/${product.id}`, request),
+        503,
+        'SERVICE_UNAVAILABLE'
+      );
+      expect(cut).toBeGreaterThan(0);
+      const retried = await api(system, 'PUT', `/v1/inventory/${product.id}`, request);
+      expect(retried.status, JSON.stringify(retried.body)).toBe(200);
+      expect(await stockOf(system, product.id)).toEqual({ onHand: 8, reserved: 0, available: 8 });
+    } finally {
+      await broken.close();
+    }
+  });
+
   it('answers 503 + Retry-After when the worker cannot run the order, and the retry after recovery gets the real answer', async () => {
     // Placed and persisted by the real worker; then a worker whose workflow tasks all fail takes the task queue
     // over, as a broken or half-deployed worker would: Temporal answers the order's queries and updates with
