@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../src/db/client.js';
 import type { OutboxWriter } from '../../src/events/outbox.js';
 import { freePort } from '../../scripts/lib/temporal-server.js';
+import { dataConverter } from '../../src/temporal/payload-codec.js';
 import type { TestSystem } from '../support/system.js';
 import { createProduct, eventually, orderBody, startSystem, stockOf } from '../support/system.js';
 import { api, expectNoInternals, expectProblem, startExtraApi } from './support.js';
@@ -254,6 +255,7 @@ describe('API under failing dependencies, and shutdown', () => {
     const broken = await Worker.create({
       connection: await NativeConnection.connect({ address: system.config.TEMPORAL_ADDRESS }),
       taskQueue: system.config.TEMPORAL_TASK_QUEUE,
+      dataConverter: dataConverter(system.resources.codec),
       workflowsPath: join(import.meta.dirname, 'failing-workflow', 'index.ts'),
     });
     const brokenRun = broken.run();
