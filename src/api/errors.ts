@@ -168,7 +168,12 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     else if (error instanceof ZodError) apiError = ApiError.validation('the request is invalid', zodDetails(error, ''));
     else if (isDependencyUnavailable(error)) apiError = ApiError.unavailable();
     else apiError = fromHttpError(error);
-    if (apiError.status >= 500) logger.error({ err: error, path: req.path }, 'request failed');
+    // A 503 is expected while a dependency is down; any other 5xx is a failure nobody foresaw, told apart here.
+    if (apiError.status === 503) {
+      logger.warn({ error: errorSummary(error), method: req.method, path: req.path }, 'dependency unavailable');
+    } else if (apiError.status >= 500) {
+      logger.error({ err: error, error: errorSummary(error), method: req.method, path: req.path }, 'request failed');
+    }
     if (res.headersSent) return;
     if (apiError.status === 503) res.set('Retry-After', String(RETRY_AFTER_S));
     res
@@ -178,8 +183,23 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   };
 }
 
-/** gRPC status codes of a Temporal call that may succeed when retried: DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE. */
-const RETRYABLE_GRPC_CODES = new Set([4, 8, 14]);
+/**
+ * gRPC status codes of a Temporal call that say the server, or the workers behind it, cannot serve the call right
+ * now, so a retry may succeed: CANCELLED (the stream was cut, the server went away), UNKNOWN (a failure without a
+ * status, which the Temporal client itself retries as transient), DEADLINE_EXCEEDED (a query no worker answered in
+ * time), RESOURCE_EXHAUSTED (rate limits), FAILED_PRECONDITION (WorkflowNotReady: a query or update while the
+ * workflow's tasks fail; or no worker polled the task queue lately), ABORTED, INTERNAL (the server's persistence, or
+ * an HTTP/2 stream reset while it restarts) and UNAVAILABLE (restarting, shard status unknown, update aborted).
+ * The others (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, PERMISSION_DENIED, UNIMPLEMENTED, ...) say the call itself
+ * is wrong: a bug or a misconfiguration, answered 500.
+ */
+const RETRYABLE_GRPC_CODES = new Set([1, 2, 4, 8, 9, 10, 13, 14]);
+
+/** The gRPC status code of a Temporal client error (on the ServiceError's cause), if it has one. */
+function grpcCodeOf(error: ServiceError): number | undefined {
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
 
 /**
  * Whether the error says a dependency (PostgreSQL or Temporal) is down or overloaded: the request was fine and may
@@ -189,11 +209,36 @@ export function isDependencyUnavailable(error: unknown): boolean {
   if (isDatabaseConnectionLost(error)) return true;
   if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
   if (error instanceof ServiceError) {
-    const code = (error.cause as { code?: unknown } | undefined)?.code;
+    const code = grpcCodeOf(error);
     // No gRPC status at all: the channel itself failed (closed connection, unreachable address).
-    return typeof code !== 'number' || RETRYABLE_GRPC_CODES.has(code);
+    return code === undefined || RETRYABLE_GRPC_CODES.has(code);
   }
   return false;
+}
+
+/**
+ * What a log line needs to tell failures apart without the stack: the class, the code (Prisma's, the driver's,
+ * SQLSTATE or gRPC status) and the message, for the error and each cause under it.
+ */
+export function errorSummary(error: unknown): Record<string, unknown>[] {
+  const chain: Record<string, unknown>[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth++) {
+    if (typeof current !== 'object') {
+      // Something thrown that is not an Error: a string says what it is, anything else only its type.
+      chain.push({ name: typeof current, ...(typeof current === 'string' ? { message: current } : {}) });
+      break;
+    }
+    const { name, code, message } = current as { name?: unknown; code?: unknown; message?: unknown };
+    chain.push({
+      // Some libraries leave `name` as 'Error' on their own classes (Temporal's ServiceError).
+      name: typeof name === 'string' && name !== 'Error' ? name : current.constructor.name,
+      ...(code !== undefined ? { code } : {}),
+      ...(typeof message === 'string' ? { message } : {}),
+    });
+    current = (current as { cause?: unknown }).cause;
+  }
+  return chain;
 }
 
 /** body-parser and friends raise errors with `status` and `type`; keep their status, not their wording. */

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
+import { isDatabaseConnectionLost } from '../db/connection-errors.js';
 import { ApiError, ErrorCode } from './errors.js';
 
 declare module 'express-serve-static-core' {
@@ -103,31 +104,39 @@ export function idempotencyStore(db: Db, ttlMs: number, logger: Logger): Idempot
         res.json = send;
         const status = res.statusCode;
         const where = { principal_key: { principal, key } };
-        const record = isRemembered(status)
-          ? db.idempotencyKey.update({
-              where,
-              data: {
-                state: 'DONE',
-                responseStatus: status,
-                responseHeaders: Object.fromEntries(
-                  ['location', 'content-type'].flatMap((name) => {
-                    const value = res.get(name);
-                    return value ? [[name, value]] : [];
-                  })
-                ),
-                responseBody: body as object,
-              },
-            })
-          : db.idempotencyKey.deleteMany({ where: { principal, key } });
-        record.then(
-          () => send(body),
-          (error: unknown) => {
-            // The work is done (or failed) either way: answer the client truthfully. The key stays IN_FLIGHT and
-            // becomes claimable again after ABANDONED_AFTER_MS.
-            logger.error({ err: error, status }, 'could not record the idempotent response');
-            send(body);
-          }
-        );
+        const record = (): Promise<unknown> =>
+          isRemembered(status)
+            ? db.idempotencyKey.update({
+                where,
+                data: {
+                  state: 'DONE',
+                  responseStatus: status,
+                  responseHeaders: Object.fromEntries(
+                    ['location', 'content-type'].flatMap((name) => {
+                      const value = res.get(name);
+                      return value ? [[name, value]] : [];
+                    })
+                  ),
+                  responseBody: body as object,
+                },
+              })
+            : db.idempotencyKey.deleteMany({ where: { principal, key } });
+        // A connection cut under the write (a backend terminated, PostgreSQL restarting) fails only that write; the
+        // pool opens another, so once more is enough. Otherwise the key would answer retries with 409 for a minute.
+        record()
+          .catch((error: unknown) => {
+            if (!isDatabaseConnectionLost(error)) throw error;
+            return record();
+          })
+          .then(
+            () => send(body),
+            (error: unknown) => {
+              // The work is done (or failed) either way: answer the client truthfully. The key stays IN_FLIGHT and
+              // becomes claimable again after ABANDONED_AFTER_MS.
+              logger.error({ err: error, status }, 'could not record the idempotent response');
+              send(body);
+            }
+          );
         return res;
       };
       return 'execute';

@@ -10,14 +10,30 @@ const UNREACHABLE_KINDS = new Set([
   'TooManyConnections',
   'TlsConnectionError',
 ]);
-/** Socket errors node-postgres passes through unconverted. */
-const SOCKET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND']);
+/** Socket errors node-postgres passes through unconverted (the adapter converts only the first four it knows). */
+const SOCKET_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
 /**
  * node-postgres reports a connection that died under a query (or is reused after dying) with plain Errors and these
  * messages; the Prisma adapter does not convert them, so they reach us unchanged or as an unknown request error.
  */
 const LOST_CONNECTION_MESSAGES =
   /Connection terminated|not queryable|terminating connection|server closed the connection|Client was closed/i;
+/**
+ * P2028 is every interactive-transaction error; only this one is about the database: no connection came free within
+ * the transaction's maxWait, the interactive twin of P2024 (pool timeout). The others (an expired or closed
+ * transaction used again) are bugs.
+ */
+const TRANSACTION_NOT_STARTED = /Unable to start a transaction in the given time/;
 /** SQLSTATE class 08 (connection exception) and 57P0x (the server is shutting down, or killed this backend). */
 const LOST_SQLSTATE = /^(08|57P0)/;
 
@@ -35,6 +51,13 @@ function adapterCause(error: object): { kind?: string; code?: string } | undefin
 function isLostHere(error: object): boolean {
   if (error instanceof Prisma.PrismaClientInitializationError) return true;
   if (error instanceof Prisma.PrismaClientKnownRequestError && UNREACHABLE_CODES.has(error.code)) return true;
+  if (
+    error instanceof Prisma.PrismaClientKnownRequestError &&
+    error.code === 'P2028' &&
+    TRANSACTION_NOT_STARTED.test(error.message)
+  ) {
+    return true;
+  }
   const cause = adapterCause(error);
   if (cause?.kind && UNREACHABLE_KINDS.has(cause.kind)) return true;
   if (cause?.kind === 'postgres' && LOST_SQLSTATE.test(cause.code ?? '')) return true;

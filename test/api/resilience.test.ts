@@ -1,11 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
+import { Writable } from 'node:stream';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../src/db/client.js';
 import type { OutboxWriter } from '../../src/events/outbox.js';
 import { freePort } from '../../scripts/lib/temporal-server.js';
+import { dataConverter } from '../../src/temporal/payload-codec.js';
 import type { TestSystem } from '../support/system.js';
 import { createProduct, eventually, orderBody, startSystem, stockOf } from '../support/system.js';
 import { api, expectNoInternals, expectProblem, startExtraApi } from './support.js';
@@ -115,12 +120,22 @@ describe('API under failing dependencies, and shutdown', () => {
     }
   });
 
-  it('answers a generic 500 without the internal message when something unexpected throws', async () => {
+  it('answers a generic 500 without the internal message when something unexpected throws, and logs what it was', async () => {
     const secret = 'relation "outbox" at /src/events/outbox.ts:42 SELECT * FROM outbox -- password=hunter2';
     const failingOutbox: OutboxWriter = {
-      append: () => Promise.reject(new Error(secret)),
+      append: () => Promise.reject(Object.assign(new RangeError(secret), { code: 'XX000' })),
     };
-    const broken = await startExtraApi(system, { outbox: failingOutbox });
+    const logged: Record<string, unknown>[] = [];
+    const logger = pino(
+      { level: 'warn' },
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          logged.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+          done();
+        },
+      })
+    );
+    const broken = await startExtraApi(system, { outbox: failingOutbox, logger });
     try {
       const product = await createProduct(system, 3);
       const result = await api(broken.system, 'POST', '/v1/inventory', {
@@ -130,6 +145,15 @@ describe('API under failing dependencies, and shutdown', () => {
       const problem = expectProblem(result, 500, 'INTERNAL');
       expect(JSON.stringify(problem)).not.toContain('hunter2');
       expectNoInternals(result);
+      // The client learns nothing; the operator's log tells what it was.
+      expect(logged).toContainEqual(
+        expect.objectContaining({
+          level: 50,
+          method: 'POST',
+          path: '/v1/inventory',
+          error: [{ name: 'RangeError', code: 'XX000', message: secret }],
+        })
+      );
       // The stock change rolled back with its event.
       expect(await stockOf(system, product.id)).toEqual({ onHand: 3, reserved: 0, available: 3 });
     } finally {
@@ -169,6 +193,132 @@ describe('API under failing dependencies, and shutdown', () => {
       await broken.close();
     }
   });
+
+  it('frees the Idempotency-Key of a 503 even when the connection that would free it was just cut', async () => {
+    // A pg_terminate_backend wave cuts the request's query and, a moment later, the one releasing its key (seen in a
+    // chaos run): the key must not stay IN_FLIGHT, answering the client's retry with 409 for a minute.
+    const lost = () =>
+      Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+    const db = system.resources.db;
+    let cut = 0;
+    const keys = new Proxy(db.idempotencyKey, {
+      get(target, property) {
+        if (property === 'deleteMany' && cut++ === 0) return () => Promise.reject(lost());
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const cutDb = new Proxy(db, {
+      get(target, property) {
+        if (property === 'idempotencyKey') return keys;
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const failingOutbox: OutboxWriter = { append: () => Promise.reject(lost()) };
+    const broken = await startExtraApi(system, { db: cutDb, outbox: failingOutbox });
+    try {
+      const product = await createProduct(system, 3);
+      const request = {
+        token: system.tokens.operator,
+        body: { quantityChange: 5, warehouseId: 'WH-TEST' },
+        headers: { 'idempotency-key': `cut-release-${randomUUID()}` },
+      };
+      expectProblem(
+        await api(broken.system, 'PUT', `/v1/inventory/${product.id}`, request),
+        503,
+        'SERVICE_UNAVAILABLE'
+      );
+      expect(cut).toBeGreaterThan(0);
+      const retried = await api(system, 'PUT', `/v1/inventory/${product.id}`, request);
+      expect(retried.status, JSON.stringify(retried.body)).toBe(200);
+      expect(await stockOf(system, product.id)).toEqual({ onHand: 8, reserved: 0, available: 8 });
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('answers 503 + Retry-After when the worker cannot run the order, and the retry after recovery gets the real answer', async () => {
+    // Placed and persisted by the real worker; then a worker whose workflow tasks all fail takes the task queue
+    // over, as a broken or half-deployed worker would: Temporal answers the order's queries and updates with
+    // FAILED_PRECONDITION (WorkflowNotReady) until a working worker is back.
+    const product = await createProduct(system, 20);
+    const customerId = randomUUID();
+    const token = await system.tokens.customer(customerId);
+    const placed = await api(system, 'POST', '/v1/orders', {
+      token,
+      body: orderBody(customerId, [{ productId: product.id, quantity: 1 }]),
+    });
+    expect(placed.status).toBe(201);
+    const persisted = placed.body.orderId as string;
+    await system.stopWorkers();
+    const broken = await Worker.create({
+      connection: await NativeConnection.connect({ address: system.config.TEMPORAL_ADDRESS }),
+      taskQueue: system.config.TEMPORAL_TASK_QUEUE,
+      dataConverter: dataConverter(system.resources.codec),
+      workflowsPath: join(import.meta.dirname, 'failing-workflow', 'index.ts'),
+    });
+    const brokenRun = broken.run();
+    const quick = await startExtraApi(system, { config: { ORDER_CREATE_WAIT: 1_000 } });
+    try {
+      // Its workflow never persists it: amending it asks the workflow for its currency.
+      const waiting = await api(quick.system, 'POST', '/v1/orders', {
+        token,
+        body: orderBody(customerId, [{ productId: product.id, quantity: 1 }]),
+      });
+      expect(waiting.status).toBe(202);
+      const unpersisted = waiting.body.orderId as string;
+      await eventually(async () => {
+        const { raw } = await system.resources.temporal.workflow.getHandle(`order-${unpersisted}`).describe();
+        return (raw.pendingWorkflowTask?.attempt ?? 0) > 1 ? true : undefined;
+      });
+
+      const items = [{ productId: product.id, quantity: 2 }];
+      const calls = [
+        [`/v1/orders/${persisted}/amendments`, { items }],
+        [`/v1/orders/${unpersisted}/amendments`, { items }],
+        [`/v1/orders/${persisted}/cancel`, { reason: 'CUSTOMER_REQUESTED' }],
+      ] as const;
+      const keys = calls.map(() => `worker-down-${randomUUID()}`);
+      for (const [i, [path, body]] of calls.entries()) {
+        const result = await api(system, 'POST', path, {
+          token: system.tokens.operator,
+          body,
+          headers: { 'idempotency-key': keys[i]! },
+        });
+        expectProblem(result, 503, 'SERVICE_UNAVAILABLE');
+        expect(result.headers.get('retry-after')).toMatch(/^\d+$/);
+        expectNoInternals(result);
+      }
+
+      // A working worker again: each retry with its key is executed, not answered from a stored 503. Temporal
+      // hands the failed workflow tasks to it after a backoff, so the client retries on 503 as it is told to.
+      broken.shutdown();
+      await brokenRun;
+      await system.startWorker();
+      for (const [i, [path, body]] of calls.entries()) {
+        const retried = await eventually(
+          async () => {
+            const result = await api(system, 'POST', path, {
+              token: system.tokens.operator,
+              body,
+              headers: { 'idempotency-key': keys[i]! },
+            });
+            return result.status === 503 ? undefined : result;
+          },
+          90_000,
+          `an answer other than 503 to POST ${path}`
+        );
+        expect(retried.status, JSON.stringify(retried.body)).toBeLessThan(300);
+        expect(retried.headers.get('idempotent-replayed')).toBeNull();
+      }
+    } finally {
+      await quick.close();
+      if (broken.getState() === 'RUNNING') broken.shutdown();
+      await brokenRun.catch(() => undefined);
+      if (system.workers().length === 0) await system.startWorker();
+    }
+  }, 240_000);
 
   it('finishes in-flight requests on shutdown while refusing new connections', async () => {
     // A task queue nobody polls keeps POST /v1/orders waiting the whole ORDER_CREATE_WAIT.

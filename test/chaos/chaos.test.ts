@@ -1,4 +1,7 @@
+import { join } from 'node:path';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { ROOT } from '../../scripts/lib/database.js';
 import { createScratchDatabase } from '../events/support.js';
 import { startSystem } from '../support/system.js';
 import { CHAOS_CONFIG, faultSchedule, runChaos, summaryLines } from './chaos.js';
@@ -34,6 +37,8 @@ describe('chaos: random operations and faults, then the invariants', () => {
           TEMPORAL_ADDRESS: servers.temporalAddress,
         },
         relay: false,
+        // The in-process API's warnings and errors (each 5xx with its cause) next to the worker's and relay's logs.
+        logger: pino({ level: 'warn' }, pino.destination({ dest: join(ROOT, '.data', `chaos-${size.seed}-api.log`) })),
       });
       const worker = roleProcess('worker', system.config, CHAOS_CONFIG, size.seed);
       const relay = roleProcess('relay', system.config, CHAOS_CONFIG, size.seed);

@@ -140,6 +140,20 @@ function generator(seed: number) {
 type Rng = ReturnType<typeof generator>;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** An answer as the invariants keep it: a problem document's code and message, and the request id to find it by. */
+function answer(what: string, result: HttpResult): Observed['responses'][number] {
+  const { code, message } = (result.body ?? {}) as { code?: unknown; message?: unknown };
+  const requestId = result.headers.get('x-request-id');
+  return {
+    what,
+    status: result.status,
+    retryAfter: result.headers.has('retry-after'),
+    ...(result.status >= 400
+      ? { problem: `${String(code)}: ${String(message)}${requestId ? ` (request ${requestId})` : ''}` }
+      : {}),
+  };
+}
 const PAYMENT_TOKENS = ['tok_visa', 'tok_visa', 'tok_visa', 'tok_mastercard', 'tok_chargeDeclined'] as const;
 const CARRIER_STATUSES = ['shipped', 'shipped', 'in_transit', 'delivered', 'failed', 'returned'] as const;
 
@@ -162,7 +176,7 @@ export async function runChaos(system: TestSystem, world: ChaosWorld, options: C
     let result: HttpResult | undefined;
     for (let attempt = 0; attempt < 6; attempt++) {
       result = await http(system, method, path, { body, token, headers: { 'idempotency-key': key } });
-      observed.responses.push({ what, status: result.status, retryAfter: result.headers.has('retry-after') });
+      observed.responses.push(answer(what, result));
       if (result.status !== 503) break;
       await sleep(300);
     }
@@ -348,9 +362,7 @@ async function quiesce(system: TestSystem, observed: Observed): Promise<void> {
     http(system, 'PUT', `/v1/shipments/${await shipmentOf(system, orderId, status)}/status`, {
       body: { status },
       token: system.tokens.operator,
-    }).then((r) =>
-      observed.responses.push({ what: 'quiesce-carrier', status: r.status, retryAfter: r.headers.has('retry-after') })
-    );
+    }).then((r) => observed.responses.push(answer('quiesce-carrier', r)));
   for (;;) {
     const open = await db.order.findMany({
       where: { id: { in: observed.orderIds }, stage: { notIn: ['COMPLETED', 'CANCELLED'] }, needsAttention: false },
@@ -403,6 +415,7 @@ export function summaryLines(summary: ChaosSummary): string[] {
       return `${result.name}: ${result.violations.length}${examples ? ` (${examples})` : ''}`;
     }),
     `faults: ${FAULT_KINDS.map((kind) => `${kind}=${summary.faultKinds.get(kind) ?? 0}`).join(' ')}`,
+    `logs: .data/chaos-${summary.seed}-{api,worker,relay,temporal}.log (a problem's request id names it in the api log)`,
     `chaos: seed=${summary.seed} orders=${summary.orders} ops=${summary.ops} faults=${summary.faults} violations=${summary.violations}`,
   ];
 }

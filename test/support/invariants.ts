@@ -15,8 +15,11 @@ export interface InvariantResult {
 export interface Observed {
   /** Per product: units added at creation and by accepted adjustments. */
   stockAdded: Map<string, number>;
-  /** Every HTTP answer seen: status and whether it carried Retry-After. */
-  responses: { what: string; status: number; retryAfter: boolean }[];
+  /**
+   * Every HTTP answer seen: status and whether it carried Retry-After; for a problem answer, its code and message and
+   * the request id, which names the request in the API's log.
+   */
+  responses: { what: string; status: number; retryAfter: boolean; problem?: string }[];
   /** Orders of this run (the database may hold other tests' orders). */
   orderIds: string[];
 }
@@ -209,7 +212,7 @@ async function events(system: TestSystem, observed: Observed): Promise<Invariant
   }
   const serverErrors = observed.responses
     .filter((r) => r.status >= 500 && !(r.status === 503 && r.retryAfter))
-    .map((r) => `${r.what}: ${r.status}`);
+    .map((r) => `${r.what}: ${r.status}${r.problem ? ` ${r.problem}` : ''}`);
   return [
     {
       name: `events: every outbox row published exactly once after consumer dedup (${resent} sent again, deduplicated)`,

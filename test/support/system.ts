@@ -17,6 +17,7 @@ import type { NatsClients } from '../../src/events/nats.js';
 import type { Relay } from '../../src/events/relay.js';
 import { createRelay, relayOptions } from '../../src/events/relay.js';
 import { streamName } from '../../src/events/streams.js';
+import type { Logger } from '../../src/logger.js';
 import { createLogger } from '../../src/logger.js';
 import { activityMetrics } from '../../src/metrics/activities.js';
 import { createMetrics, registerStateGauges } from '../../src/metrics/metrics.js';
@@ -76,6 +77,8 @@ export interface SystemOptions {
   relay?: boolean;
   /** Traces client, workflows, activities, SQL, HTTP and events (the workflow bundle gains its interceptors). */
   tracing?: Tracing;
+  /** Where the API, relay and connections log; by default nowhere (LOG_LEVEL silent). */
+  logger?: Logger;
 }
 
 /** The process's resources with NATS connected (the test servers always run it). */
@@ -121,7 +124,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     RATE_LIMIT_PER_MINUTE: '100000',
     ...options.config,
   });
-  const logger = createLogger(config.LOG_LEVEL, 'test');
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL, 'test');
   const opened = await openResources(config, 'orders-test', logger, options.tracing);
   // The test servers run NATS: the tests publish and read streams through these, as before.
   const resources: TestResources = { ...opened, ...(await opened.events.ready) };
