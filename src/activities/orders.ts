@@ -77,7 +77,21 @@ export function createOrderActivities(db: Db, outbox: OutboxWriter, step: Fenced
       return (await recoveryPlan(db, orderId)) ?? null;
     },
 
-    async setNeedsAttention(input: StepInput & { needsAttention: boolean; reason?: string }): Promise<void> {
+    /**
+     * Sets or clears the flag as a step of its own. With `whilePending` it raises the flag for step `seq`, which keeps
+     * failing, without taking that step's place in the sequence: the step's own retry must still apply when it
+     * succeeds. The flag is then set only while that step has not applied.
+     */
+    async setNeedsAttention(
+      input: StepInput & { needsAttention: boolean; reason?: string; whilePending?: boolean }
+    ): Promise<void> {
+      if (input.whilePending) {
+        await db.order.updateMany({
+          where: { id: input.orderId, stepSeq: { lt: input.seq } },
+          data: { needsAttention: true },
+        });
+        return;
+      }
       await step(input, (tx) => flag(tx, input));
     },
   };

@@ -32,6 +32,11 @@ export const WorkflowChange = {
    * reads on replay, and takes the path it recorded.
    */
   amendUntilDispatch: 'amend-until-dispatch',
+  /**
+   * A forward step that keeps failing is flagged without a step number of its own: the flag used to take the next
+   * number, so the step's own retry, fenced by its older number, went through at the gateway and recorded nothing.
+   */
+  flagKeepsStepFence: 'flag-keeps-step-fence',
 } as const;
 
 export type WorkflowChanges = Record<keyof typeof WorkflowChange, boolean>;

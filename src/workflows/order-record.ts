@@ -94,7 +94,7 @@ export class OrderRecord {
       if (!retriesExhausted(error)) throw error;
       const reason = `${name} keeps failing, still retrying: ${messageOf(error)}`;
       log.error('a forward step keeps failing', { step: name, error: messageOf(error) });
-      await this.flagAttention(reason);
+      await this.flagAttention(reason, this.changes.flagKeepsStepFence);
       const result = await call(this.activities.unboundedSteps);
       if (this.state.attentionReason === reason) await this.clearAttention();
       return result;
@@ -118,8 +118,13 @@ export class OrderRecord {
     publishProgress(this.state);
   }
 
-  async flagAttention(reason: string): Promise<void> {
-    await this.activities.unboundedSteps.setNeedsAttention({ ...this.next(), needsAttention: true, reason });
+  async flagAttention(reason: string, pendingStep = false): Promise<void> {
+    // A step that keeps failing is flagged under its own number (the caller numbered it under the lock just before),
+    // so that its retry keeps its place in the sequence; any other flag is a step of its own.
+    const numbered = pendingStep
+      ? { orderId: this.input.orderId, seq: this.seq, ...this.cause(), whilePending: true }
+      : this.next();
+    await this.activities.unboundedSteps.setNeedsAttention({ ...numbered, needsAttention: true, reason });
     this.state.needsAttention = true;
     this.state.attentionReason = reason;
     publishProgress(this.state);
