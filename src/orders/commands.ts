@@ -12,7 +12,14 @@ import type { Principal } from '../domain/principal.js';
 import { canSeeCustomer } from '../domain/principal.js';
 import { ORDER_ID_ATTRIBUTE } from '../tracing/spans.js';
 import type { OrderWorkflowInput, ShipmentUpdateStatus } from '../workflows/messages.js';
-import { amendOrderUpdate, cancelOrderUpdate, orderWorkflowId, shipmentUpdateSignal } from '../workflows/messages.js';
+import type { CancelOrderInput } from '../workflows/messages.js';
+import {
+  amendOrderUpdate,
+  cancelOrderSignal,
+  cancelOrderUpdate,
+  orderWorkflowId,
+  shipmentUpdateSignal,
+} from '../workflows/messages.js';
 import {
   AmendRefusedError,
   CancelRefusedError,
@@ -155,20 +162,23 @@ export class OrderCommands {
         `the order was dispatched (stage ${current.stage}); start a return instead: ${returns}`
       );
     }
+    // The workflow's refusal says "start a return"; the answer also names the route.
+    const namingReturns = (error: unknown): never => {
+      if (error instanceof CancelRefusedError && error.message.includes('start a return')) {
+        throw new CancelRefusedError(`${error.message}: ${returns}`, { cause: error });
+      }
+      throw error;
+    };
+    let accepted = false;
     const cancelled = this.runUpdate(orderId, CancelRefusedError, async (handle) => {
       const update = await handle.startUpdate(cancelOrderUpdate, {
         args: [{ requestId: context.operationId, reason }],
         updateId: context.operationId,
         waitForStage: WorkflowUpdateStage.ACCEPTED,
       });
+      accepted = true;
       return update.result();
-    }).catch((error: unknown) => {
-      // The workflow's refusal says "start a return"; the answer also names the route.
-      if (error instanceof CancelRefusedError && error.message.includes('start a return')) {
-        throw new CancelRefusedError(`${error.message}: ${returns}`, { cause: error });
-      }
-      throw error;
-    });
+    }).catch(namingReturns);
     // Left running past the deadline, the update still completes in the workflow; its outcome is read by polling.
     cancelled.catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
@@ -176,7 +186,13 @@ export class OrderCommands {
       timer = setTimeout(() => resolve('waiting'), this.config.CANCEL_WAIT);
     });
     try {
-      if ((await Promise.race([cancelled, deadline])) === 'waiting') return undefined;
+      if ((await Promise.race([cancelled, deadline])) === 'waiting') {
+        // An update the workflow has not accepted yet (no worker polling, a server restarting) lives only in the
+        // server's memory and can be lost; the same request as a signal is in the order's history once sent, so the
+        // 202 promises nothing that could vanish. Both carry the request id: whichever runs second changes nothing.
+        if (!accepted) await this.cancelBySignal(orderId, { requestId: context.operationId, reason });
+        return undefined;
+      }
     } finally {
       clearTimeout(timer);
     }
@@ -201,6 +217,15 @@ export class OrderCommands {
         if (error.cause instanceof ApplicationFailure) throw new Refused(error.cause.message);
         throw new UpdateInterruptedError(orderId, { cause: error });
       }
+      throw error;
+    }
+  }
+
+  private async cancelBySignal(orderId: string, request: CancelOrderInput): Promise<void> {
+    try {
+      await this.temporal.workflow.getHandle(orderWorkflowId(orderId)).signal(cancelOrderSignal, request);
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) throw new OrderFinishedError(orderId);
       throw error;
     }
   }

@@ -70,6 +70,14 @@ describe('cancel - bounded waits and honest answers', () => {
           headers: { 'idempotency-key': key },
         });
       expect((await cancel()).status).toBe(202);
+      // The 202 is kept: the cancel the workflow has not taken yet is in its history, where a server restart cannot
+      // lose it (an update not yet accepted lives only in the server's memory).
+      const workflow = system.resources.temporal.workflow.getHandle(`order-${placed.body.orderId}`);
+      const { events } = await workflow.fetchHistory();
+      const signals = (events ?? []).flatMap(
+        (event) => event.workflowExecutionSignaledEventAttributes?.signalName ?? []
+      );
+      expect(signals).toEqual(['cancelOrder']);
       const replay = await cancel();
       expect(replay.status).toBe(202);
       expect(replay.headers.get('idempotent-replayed')).toBe('true');
@@ -79,7 +87,7 @@ describe('cancel - bounded waits and honest answers', () => {
         await api(idle.system, 'POST', `/v1/orders/${placed.body.orderId}/cancel`, { token: stranger.token, body: {} }),
         404
       );
-      await system.resources.temporal.workflow.getHandle(`order-${placed.body.orderId}`).terminate('test done');
+      await workflow.terminate('test done');
     } finally {
       await idle.close();
     }
