@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import { EVENT_CONTEXTS } from '../../src/config/config.js';
 import { orderWorkflowId, recoverWorkflowId } from '../../src/workflows/messages.js';
 import type { TestSystem } from './system.js';
@@ -124,14 +125,26 @@ async function statusOf(client: Client, workflowId: string): Promise<string | un
 
 /** What a stuck order waits on, so a long run's report can be acted on: its pending activities and parcels. */
 async function whyWaiting(system: TestSystem, orderId: string): Promise<string> {
-  const description = await system.resources.temporal.workflow.getHandle(orderWorkflowId(orderId)).describe();
+  const workflow = system.resources.temporal.workflow.getHandle(orderWorkflowId(orderId));
+  const description = await workflow.describe();
+  const { events } = await workflow.fetchHistory();
+  const last = (events ?? [])
+    .slice(-3)
+    .map(
+      (event) =>
+        `${String(event.eventId)}:${proto.temporal.api.enums.v1.EventType[event.eventType ?? 0]?.replace('EVENT_TYPE_', '') ?? '?'}`
+    );
+  const task = description.raw.pendingWorkflowTask;
   const activities = (description.raw.pendingActivities ?? []).map(
     (activity) =>
       `${activity.activityType?.name ?? '?'} attempt ${activity.attempt ?? 0}` +
       (activity.lastFailure?.message ? ` (${activity.lastFailure.message})` : '')
   );
   const shipments = await system.resources.db.shipment.findMany({ where: { orderId }, select: { status: true } });
-  return ` [activities: ${activities.join(', ') || 'none'}; shipments: ${shipments.map((s) => s.status).join(', ') || 'none'}]`;
+  return (
+    ` [activities: ${activities.join(', ') || 'none'}; shipments: ${shipments.map((s) => s.status).join(', ') || 'none'}` +
+    `; workflow task: ${task ? `attempt ${task.attempt ?? 0}` : 'none'}; last events: ${last.join(' ')}]`
+  );
 }
 
 async function state(system: TestSystem, observed: Observed): Promise<InvariantResult[]> {
