@@ -87,7 +87,8 @@ operators may do everything. \`AUTH=off\` (local demos only, never in production
 **Placing an order.** \`POST /v1/orders\` starts the order's workflow and waits up to ORDER_CREATE_WAIT (default 3s) for
 the workflow to persist the order: 201 with the order, or 202 with \`Location\` when it has not yet (the worker is behind
 or down). \`GET\` on that location answers 202 until the order is persisted, then 200. \`Prefer: wait=N\` (N <= 30 seconds)
-holds the answer until the order is confirmed, backordered or cancelled. Prices come from the catalog: an unknown product,
+holds the answer until the order is confirmed, backordered or cancelled: the saga is started with Update-with-Start, so
+that answer comes in one round trip (201 with the order as persisted so far, or 202, if the wait runs out first). Prices come from the catalog: an unknown product,
 a \`price\` that differs from the catalog's, a product priced in another currency, an empty order or more than 50 lines
 are 422 with field-level \`errors\`.
 

@@ -32,6 +32,11 @@ export const WorkflowChange = {
    * reads on replay, and takes the path it recorded.
    */
   amendUntilDispatch: 'amend-until-dispatch',
+  /**
+   * Checkout's fenced database steps (create, hold, confirm) run as local activities, and the confirmation e-mail is
+   * sent once the order is confirmed, not before: two dispatch hops fewer per step and none for the e-mail.
+   */
+  fastCheckout: 'fast-checkout',
 } as const;
 
 export type WorkflowChanges = Record<keyof typeof WorkflowChange, boolean>;

@@ -57,6 +57,25 @@ describe('orders over HTTP', () => {
       });
     });
 
+    it('answers Prefer: wait with the confirmed order in one call, and a retry with the key with the same order', async () => {
+      const product = await createProduct(system, 10);
+      const who = await customer();
+      const request = {
+        token: who.token,
+        body: orderBody(who.id, [{ productId: product.id, quantity: 2 }]),
+        headers: { prefer: 'wait=20', 'idempotency-key': `wait-${randomUUID()}` },
+      };
+      const placed = await api<Order>(system, 'POST', '/v1/orders', request);
+      expect(placed.status).toBe(201);
+      expect(placed.body).toMatchObject({ id: placed.body.orderId, stage: 'CONFIRMED', customerId: who.id });
+      expect(placed.headers.get('location')).toBe(`/v1/orders/${placed.body.orderId}`);
+
+      const retried = await api<Order>(system, 'POST', '/v1/orders', request);
+      expect(retried.status).toBe(201);
+      expect(retried.body.orderId).toBe(placed.body.orderId);
+      expect(await system.resources.db.order.count({ where: { customerId: who.id } })).toBe(1);
+    });
+
     it('accepts a client price equal to the catalog price', async () => {
       const product = await createProduct(system, 5, 999);
       const who = await customer();
