@@ -1,5 +1,6 @@
 import type { ActivityInterfaceFor } from '@temporalio/workflow';
-import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { RetryState } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { ActivityErrorType } from '../domain/failures.js';
 import type { WorkflowChanges } from './changes.js';
@@ -60,20 +61,41 @@ export interface RunActivities {
 }
 
 /**
- * Checkout's fenced database steps: one short transaction each, fenced by the step's seq, so an attempt repeated after
- * a lost workflow task is harmless. Run inside the workflow task they cost no dispatch hops; the payment gateway,
- * which can be slow and retries on its own terms, stays a regular activity. So does holdStock: as a local activity
- * its out-of-stock refusal left backordered orders stalled (test/api/orders.test.ts), not yet understood.
+ * Checkout's fenced database steps run as local activities with `local-checkout-steps`: one short transaction each,
+ * fenced by the step's seq, so an attempt repeated after a lost workflow task is harmless, and run inside the workflow
+ * task they cost no dispatch hops. The payment gateway, which can be slow and retries on its own terms, stays a regular
+ * activity. So does holdStock: it is the step a cancellation at PENDING waits behind, and as a local one it would
+ * keep the first workflow task open, so that queries and updates of a new order waited for it to finish.
  */
 const LOCAL_STEPS: ReadonlySet<string> = new Set(['createOrder', 'confirmOrder'] satisfies Array<keyof Activities>);
+
+/**
+ * A local activity's failure reaches the workflow as the bare ApplicationFailure the activity threw: unlike a regular
+ * activity's (and unlike its own timeouts), it is not wrapped in an ActivityFailure. The saga reads refusals through
+ * that wrapper (`failureType`: a lapsed hold is taken again, not a failed order) and spent attempts through its retry
+ * state (`retriesExhausted`: the order is flagged and the step keeps trying), so the local steps fail in that shape.
+ */
+function asActivityFailure(error: unknown, activityType: string): unknown {
+  if (!(error instanceof ApplicationFailure)) return error;
+  // The local steps' retry policies name no non-retryable types: a retryable failure gets here only once the
+  // attempts are spent.
+  const retryState = error.nonRetryable ? RetryState.NON_RETRYABLE_FAILURE : RetryState.MAXIMUM_ATTEMPTS_REACHED;
+  return new ActivityFailure('Activity task failed', activityType, undefined, retryState, undefined, error);
+}
+
+type Step = (...args: unknown[]) => Promise<unknown>;
 
 /** `regular`, except that the local steps go through `local` (same timeout and retry policy). */
 function withLocalSteps(regular: ActivityProxy, local: ActivityProxy): ActivityProxy {
   return new Proxy(regular, {
-    get: (target, name): unknown =>
-      typeof name === 'string' && LOCAL_STEPS.has(name)
-        ? local[name as keyof Activities]
-        : target[name as keyof Activities],
+    get: (target, name): unknown => {
+      if (typeof name !== 'string' || !LOCAL_STEPS.has(name)) return target[name as keyof Activities];
+      const step = local[name as keyof Activities] as Step;
+      return (...args: unknown[]) =>
+        step(...args).catch((error: unknown) => {
+          throw asActivityFailure(error, name);
+        });
+    },
   });
 }
 
@@ -83,13 +105,13 @@ export function runActivities(changes: WorkflowChanges, compensationMaxAttempts:
   const boundedSteps = proxyActivities<Activities>({ startToCloseTimeout: stepTimeout, retry: boundedRetry });
   const unboundedSteps = changes.shorterTimeouts ? quickSteps : steps;
   return {
-    unboundedSteps: changes.fastCheckout
+    unboundedSteps: changes.localCheckoutSteps
       ? withLocalSteps(
           unboundedSteps,
           proxyLocalActivities<Activities>({ startToCloseTimeout: stepTimeout, retry: FORWARD_RETRY })
         )
       : unboundedSteps,
-    boundedSteps: changes.fastCheckout
+    boundedSteps: changes.localCheckoutSteps
       ? withLocalSteps(
           boundedSteps,
           proxyLocalActivities<Activities>({ startToCloseTimeout: stepTimeout, retry: boundedRetry })

@@ -72,10 +72,8 @@ export class OrderProcess {
     try {
       await this.reserveInventory();
       await this.authorizePayment();
-      // With `fast-checkout` the e-mail follows the confirmation instead of delaying it; it is still awaited.
-      if (!this.changes.fastCheckout) await this.record.notifyCustomer('order-confirmed');
+      await this.record.notifyCustomer('order-confirmed');
       await this.step(() => this.confirm());
-      if (this.changes.fastCheckout) await this.record.notifyCustomer('order-confirmed');
       await this.step(() => this.requestShipment());
       if (this.changes.splitFulfilment) {
         await this.parcels.deliver();
