@@ -7,7 +7,7 @@ import type { Config } from '../config/config.js';
 import type { Db } from '../db/client.js';
 import { MAX_ORDER_TOTAL } from '../domain/money.js';
 import type { Address, PaymentDetails } from '../domain/order.js';
-import { CancellationReason, orderTotal, Stage } from '../domain/order.js';
+import { CancellationReason, orderTotal, SETTLED_STAGES, Stage } from '../domain/order.js';
 import type { Principal } from '../domain/principal.js';
 import { canSeeCustomer } from '../domain/principal.js';
 import { ORDER_ID_ATTRIBUTE } from '../tracing/spans.js';
@@ -116,13 +116,15 @@ export class OrderCommands {
     // would free the Idempotency-Key for a retry that places a second order.
     if (settleWithinMs) {
       // The caller waits for the outcome: the call that starts the saga also waits for it (Update-with-Start), so the
-      // answer comes in one round trip, with no polling of the order's row.
+      // answer comes in one round trip, with no polling of the order's row. An order still on its way when the wait
+      // runs out is answered like one not persisted yet (202 + Location), never with a half-way row.
       await placeOrderWorkflow(this.temporal, this.config, input, {
         updateId: context.operationId,
         waitMs: settleWithinMs,
       });
       const row = await this.queries.read(orderId).catch(() => undefined);
-      return { orderId, ...(row ? { order: row } : {}) };
+      const settled = row && SETTLED_STAGES.includes(row.stage as Stage);
+      return { orderId, ...(settled ? { order: row } : {}) };
     }
     await startOrderWorkflow(this.temporal, this.config, input);
     const row = await this.queries.waitFor(orderId, this.config.ORDER_CREATE_WAIT).catch(() => undefined);

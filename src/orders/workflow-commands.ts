@@ -75,9 +75,10 @@ export async function startOrderWorkflow(
 
 /**
  * Starts the order's saga like startOrderWorkflow and waits up to `waitMs` for its checkout outcome, in one call:
- * Update-with-Start of `awaitOutcome`, so the caller needs no polling. True when the order settled (confirmed,
- * backordered or cancelled) in time. The same conflict and reuse policies make a retried request join the first
- * order; `updateId` (the request's operation) makes its update the same one too.
+ * Update-with-Start of `awaitOutcome`, which answers once the order is confirmed, backordered or cancelled, so the
+ * caller needs no polling: the order's row holds the outcome when this returns in time. The same conflict and reuse
+ * policies make a retried request join the first order; `updateId` (the request's operation) makes its update the
+ * same one too.
  *
  * When the wait runs out (or the outcome cannot be read) the saga is started the plain way, which joins it if it was
  * started already: the caller answers 202 for an order whose workflow certainly exists, never an error that would let
@@ -88,18 +89,16 @@ export async function placeOrderWorkflow(
   config: Config,
   order: Omit<OrderWorkflowInput, 'timings'>,
   { updateId, waitMs }: { updateId: string; waitMs: number }
-): Promise<boolean> {
+): Promise<void> {
   const startWorkflowOperation = new WithStartWorkflowOperation(ORDER_WORKFLOW_TYPE, startOptions(config, order));
   try {
     await temporal.withAbortSignal(AbortSignal.timeout(waitMs), () =>
       temporal.workflow.executeUpdateWithStart(awaitOutcomeUpdate, { updateId, startWorkflowOperation })
     );
-    return true;
   } catch (error) {
     // The order's workflow ran and closed already: the order's row holds its outcome.
-    if (error instanceof WorkflowExecutionAlreadyStartedError) return false;
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return;
     await startOrderWorkflow(temporal, config, order);
-    return false;
   }
 }
 
