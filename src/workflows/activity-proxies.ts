@@ -64,8 +64,9 @@ export interface RunActivities {
  * Checkout's fenced database steps run as local activities with `local-checkout-steps`: one short transaction each,
  * fenced by the step's seq, so an attempt repeated after a lost workflow task is harmless, and run inside the workflow
  * task they cost no dispatch hops. The payment gateway, which can be slow and retries on its own terms, stays a regular
- * activity. So does holdStock: it is the step a cancellation at PENDING waits behind, and as a local one it would
- * keep the first workflow task open, so that queries and updates of a new order waited for it to finish.
+ * activity. So does holdStock: a new order waits at PENDING behind it (where a cancellation may arrive); as a local
+ * activity it would run in the first workflow task, which stays open until it ends, and queries and updates of the
+ * order would wait for that. (Its refusal, OutOfStock, would now be read right: see asActivityFailure.)
  */
 const LOCAL_STEPS: ReadonlySet<string> = new Set(['createOrder', 'confirmOrder'] satisfies Array<keyof Activities>);
 
