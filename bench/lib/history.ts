@@ -16,7 +16,7 @@ export interface HistoryShape {
 }
 
 export interface OrderHistory {
-  /** Up to and including the completion of the confirmOrder activity. */
+  /** Up to and including the completion of the confirmOrder activity (or its local activity marker). */
   toConfirmed: HistoryShape;
   /** The whole history once the workflow parked (stage FULFILLING, waiting for dispatch). */
   parked: HistoryShape;
@@ -73,13 +73,34 @@ async function events(client: Client, workflowId: string): Promise<HistoryEvent[
   return (history.events ?? []) as unknown as HistoryEvent[];
 }
 
-/** Splits an order's history at the completion of its confirmOrder activity. */
+/** The activity type a local activity's marker names: core writes its data as plain JSON, not through the codec. */
+function localActivityType(event: HistoryEvent): string | undefined {
+  const attributes = event.markerRecordedEventAttributes as
+    { details?: Record<string, { payloads?: { data?: Uint8Array | null }[] | null } | null> | null } | undefined;
+  const data = attributes?.details?.data?.payloads?.[0]?.data;
+  if (!data) return undefined;
+  try {
+    return (JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string }).activity_type;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Splits an order's history at the completion of its confirmOrder activity, or at its marker when it ran as a local
+ * activity (patch `local-checkout-steps`). The floors then announce the confirmation in the regular activity before
+ * it: a dispatch hop and a local activity earlier than the order confirms, so they are a little low.
+ */
 export async function orderHistory(client: Client, workflowId: string): Promise<OrderHistory> {
   const all = await events(client, workflowId);
   let confirmScheduled = false;
   let cut = all.length;
   for (const [index, event] of all.entries()) {
     const type = kind(event);
+    if (isLocalActivityMarker(event) && localActivityType(event) === 'confirmOrder') {
+      cut = index + 1;
+      break;
+    }
     if (type === 'ActivityTaskScheduled') {
       const attributes = event.activityTaskScheduledEventAttributes as { activityType?: { name?: string } };
       if (attributes.activityType?.name === 'confirmOrder') confirmScheduled = true;

@@ -87,9 +87,10 @@ operators may do everything. \`AUTH=off\` (local demos only, never in production
 **Placing an order.** \`POST /v1/orders\` starts the order's workflow and waits up to ORDER_CREATE_WAIT (default 3s) for
 the workflow to persist the order: 201 with the order, or 202 with \`Location\` when it has not yet (the worker is behind
 or down). \`GET\` on that location answers 202 until the order is persisted, then 200. \`Prefer: wait=N\` (N <= 30 seconds)
-holds the answer until the order is confirmed, backordered or cancelled. Prices come from the catalog: an unknown product,
-a \`price\` that differs from the catalog's, a product priced in another currency, an empty order or more than 50 lines
-are 422 with field-level \`errors\`.
+holds the answer until the order is confirmed, backordered or cancelled: the saga is started with Update-with-Start, so
+that answer comes in one round trip (201 with the order, or 202 with \`Location\` if the wait runs out first). Prices
+come from the catalog: an unknown product, a \`price\` that differs from the catalog's, a product priced in another
+currency, an empty order or more than 50 lines are 422 with field-level \`errors\`.
 
 **Idempotency.** Every mutating route honours \`Idempotency-Key\` (8-255 characters of letters, digits, \`_ . : -\`),
 with Stripe's semantics: a retry with the same key and body returns the first response with \`Idempotent-Replayed: true\`;

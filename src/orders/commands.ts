@@ -7,7 +7,7 @@ import type { Config } from '../config/config.js';
 import type { Db } from '../db/client.js';
 import { MAX_ORDER_TOTAL } from '../domain/money.js';
 import type { Address, PaymentDetails } from '../domain/order.js';
-import { CancellationReason, orderTotal, Stage } from '../domain/order.js';
+import { CancellationReason, orderTotal, SETTLED_STAGES, Stage } from '../domain/order.js';
 import type { Principal } from '../domain/principal.js';
 import { canSeeCustomer } from '../domain/principal.js';
 import { ORDER_ID_ATTRIBUTE } from '../tracing/spans.js';
@@ -33,7 +33,7 @@ import {
 import type { LineRequest } from './pricing.js';
 import { priceLines } from './pricing.js';
 import type { OrderQueries, OrderRow } from './queries.js';
-import { startOrderWorkflow } from './workflow-commands.js';
+import { placeOrderWorkflow, startOrderWorkflow } from './workflow-commands.js';
 
 /** Who asks, and the ids that make a retried request the same command. */
 export interface CommandContext {
@@ -95,14 +95,18 @@ export class OrderCommands {
    * the workflow id, can start at most one saga: a retry after a lost answer, a 503, an abandoned key taken over, or
    * a key that expired all join the first order.
    */
-  async place(order: PlaceOrder, context: CommandContext): Promise<{ orderId: string; order?: OrderRow }> {
+  async place(
+    order: PlaceOrder,
+    context: CommandContext,
+    settleWithinMs?: number
+  ): Promise<{ orderId: string; order?: OrderRow }> {
     if (!canSeeCustomer(context.principal, order.customerId)) {
       throw new NotPermittedError('customers can only place orders for themselves');
     }
     const lines = await this.price(order.items, order.currency);
     const orderId = uuidv5(context.operationId, ORDER_ID_NAMESPACE);
     trace.getActiveSpan()?.setAttribute(ORDER_ID_ATTRIBUTE, orderId);
-    await startOrderWorkflow(this.temporal, this.config, {
+    const input = {
       orderId,
       customerId: order.customerId,
       lines,
@@ -114,9 +118,22 @@ export class OrderCommands {
       ...(order.subscriptionId ? { subscriptionId: order.subscriptionId } : {}),
       causationId: context.causationId,
       ...(context.traceparent ? { traceparent: context.traceparent } : {}),
-    });
+    };
     // The order exists from here on: if reading it back fails, the caller learns it was accepted, never an error that
     // would free the Idempotency-Key for a retry that places a second order.
+    if (settleWithinMs) {
+      // The caller waits for the outcome: the call that starts the saga also waits for it (Update-with-Start), so the
+      // answer comes in one round trip, with no polling of the order's row. An order still on its way when the wait
+      // runs out is answered like one not persisted yet (202 + Location), never with a half-way row.
+      await placeOrderWorkflow(this.temporal, this.config, input, {
+        updateId: context.operationId,
+        waitMs: settleWithinMs,
+      });
+      const row = await this.queries.read(orderId).catch(() => undefined);
+      const settled = row && SETTLED_STAGES.includes(row.stage as Stage);
+      return { orderId, ...(settled ? { order: row } : {}) };
+    }
+    await startOrderWorkflow(this.temporal, this.config, input);
     const row = await this.queries.waitFor(orderId, this.config.ORDER_CREATE_WAIT).catch(() => undefined);
     return { orderId, ...(row ? { order: row } : {}) };
   }

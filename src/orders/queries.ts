@@ -53,6 +53,11 @@ export class OrderQueries {
     }
   }
 
+  /** The order's row as it stands, if persisted (the caller has already been allowed to see it). */
+  async read(orderId: string): Promise<OrderRow | undefined> {
+    return (await this.db.order.findUnique({ where: { id: orderId }, include: orderInclude })) ?? undefined;
+  }
+
   /** The persisted order; missing, not persisted yet, or another customer's is OrderNotFoundError. */
   async get(orderId: string, principal: Principal): Promise<OrderRow> {
     const row = await this.db.order.findUnique({ where: { id: orderId }, include: orderInclude });

@@ -37,6 +37,12 @@ export const WorkflowChange = {
    * number, so the step's own retry, fenced by its older number, went through at the gateway and recorded nothing.
    */
   flagKeepsStepFence: 'flag-keeps-step-fence',
+  /**
+   * createOrder and confirmOrder run as local activities: four dispatch hops fewer before an order is confirmed. (Not
+   * `fast-checkout`: that id was merged once with the e-mail moved after the confirmation and reverted; a run that
+   * recorded it took another path than this one.)
+   */
+  localCheckoutSteps: 'local-checkout-steps',
 } as const;
 
 export type WorkflowChanges = Record<keyof typeof WorkflowChange, boolean>;

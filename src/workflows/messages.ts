@@ -134,3 +134,8 @@ export const restockNoticeSignal = defineSignal<[RestockNoticeInput]>('restockNo
 export const retryCompensationUpdate = defineUpdate<OrderView, [OperatorRetryInput]>('retryCompensation');
 export const retryCompensationSignal = defineSignal<[OperatorRetryInput]>('retryCompensation');
 export const getOrderQuery = defineQuery<OrderView>('getOrder');
+/**
+ * Answers once checkout has an outcome (SETTLED_STAGES: confirmed, backordered or cancelled), so the API can send it
+ * with Update-with-Start in the answer to POST /v1/orders. Waits only: it changes nothing.
+ */
+export const awaitOutcomeUpdate = defineUpdate<OrderView>('awaitOutcome');

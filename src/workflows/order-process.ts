@@ -72,6 +72,9 @@ export class OrderProcess {
     try {
       await this.reserveInventory();
       await this.authorizePayment();
+      // Outside the lock, before the confirmation: while it is sent the order waits at PAYMENT_AUTHORIZED, where it can
+      // still be amended or cancelled. (Sent after confirmOrder, checkout would go from authorization to CONFIRMED in
+      // one workflow task, and that stage could never be acted on.)
       await this.record.notifyCustomer('order-confirmed');
       await this.step(() => this.confirm());
       await this.step(() => this.requestShipment());

@@ -6,12 +6,13 @@ import {
   condition,
   setHandler,
 } from '@temporalio/workflow';
-import { Stage } from '../domain/order.js';
+import { SETTLED_STAGES, Stage } from '../domain/order.js';
 import { adoptedChanges } from './changes.js';
 import type { AmendOrderInput, CancelOrderInput, OrderView, OrderWorkflowInput } from './messages.js';
 import {
   amendOrderSignal,
   amendOrderUpdate,
+  awaitOutcomeUpdate,
   cancelOrderSignal,
   cancelOrderUpdate,
   getOrderQuery,
@@ -37,6 +38,11 @@ export async function OrderWorkflow(input: OrderWorkflowInput): Promise<OrderVie
     changes.compensateAnyFailure ? CancellationScope.nonCancellable(work) : work();
 
   setHandler(getOrderQuery, () => record.view());
+  // Issues no command, so old runs replay unchanged; every stage it waits for is set once its row is committed.
+  setHandler(awaitOutcomeUpdate, async () => {
+    await condition(() => SETTLED_STAGES.includes(record.state.stage));
+    return record.view();
+  });
 
   setHandler(amendOrderUpdate, (request) => shielded(() => amendments.amend(request)), {
     validator: (request: AmendOrderInput) => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestSystem } from '../support/system.js';
 import { createProduct, eventually, orderBody, startSystem, stockOf } from '../support/system.js';
+import { gate } from '../saga/support.js';
 import { api, expectProblem, newCustomer, startExtraApi } from './support.js';
 
 type Order = Record<string, unknown> & { orderId: string; stage: string; revision: number };
@@ -55,6 +56,48 @@ describe('orders over HTTP', () => {
         total: { amount: 3750, currency: 'USD' },
         items: [{ productId: product.id, sku: product.sku, quantity: 3, price: 1250, lineTotal: 3750 }],
       });
+    });
+
+    it('answers Prefer: wait with the confirmed order in one call, and a retry with the key with the same order', async () => {
+      const product = await createProduct(system, 10);
+      const who = await customer();
+      const request = {
+        token: who.token,
+        body: orderBody(who.id, [{ productId: product.id, quantity: 2 }]),
+        headers: { prefer: 'wait=20', 'idempotency-key': `wait-${randomUUID()}` },
+      };
+      const placed = await api<Order>(system, 'POST', '/v1/orders', request);
+      expect(placed.status).toBe(201);
+      expect(placed.body).toMatchObject({ id: placed.body.orderId, customerId: who.id });
+      // Confirmed: the shipment request that follows may already have moved it on when its row is read.
+      expect(['CONFIRMED', 'FULFILLING']).toContain(placed.body.stage);
+      expect(placed.headers.get('location')).toBe(`/v1/orders/${placed.body.orderId}`);
+
+      const retried = await api<Order>(system, 'POST', '/v1/orders', request);
+      expect(retried.status).toBe(201);
+      expect(retried.body.orderId).toBe(placed.body.orderId);
+      expect(await system.resources.db.order.count({ where: { customerId: who.id } })).toBe(1);
+    });
+
+    it('answers Prefer: wait with the refusal in one call: a declined card cancelled, a shortage backordered', async () => {
+      const product = await createProduct(system, 1);
+      const who = await customer();
+      const wait = { prefer: 'wait=20' };
+      const declined = await api<Order>(system, 'POST', '/v1/orders', {
+        token: who.token,
+        body: orderBody(who.id, [{ productId: product.id, quantity: 1 }], 'tok_chargeDeclined'),
+        headers: wait,
+      });
+      expect(declined.status).toBe(201);
+      expect(declined.body).toMatchObject({ stage: 'CANCELLED', cancellationReason: 'PAYMENT_FAILED' });
+
+      const short = await api<Order>(system, 'POST', '/v1/orders', {
+        token: who.token,
+        body: orderBody(who.id, [{ productId: product.id, quantity: 2 }]),
+        headers: wait,
+      });
+      expect(short.status).toBe(201);
+      expect(short.body).toMatchObject({ stage: 'BACKORDERED' });
     });
 
     it('accepts a client price equal to the catalog price', async () => {
@@ -200,6 +243,46 @@ describe('orders over HTTP', () => {
       } finally {
         if (!restarted) await system.startWorker();
         await extra.close();
+      }
+    });
+
+    it('answers Prefer: wait with 202 + Location when checkout outlasts the wait; the key, retried, joins that saga', async () => {
+      const product = await createProduct(system, 5);
+      const who = await customer();
+      const slowPayment = gate('authorizePayment');
+      await system.stopWorkers();
+      await system.startWorker({ activities: slowPayment.wrap });
+      try {
+        const key = `slow-${randomUUID()}`;
+        const request = (wait: number) => ({
+          token: who.token,
+          body: orderBody(who.id, [{ productId: product.id, quantity: 1 }]),
+          headers: { prefer: `wait=${wait}`, 'idempotency-key': key },
+        });
+        const placed = await api<{ orderId: string }>(system, 'POST', '/v1/orders', request(1));
+        expect(placed.status).toBe(202);
+        const location = `/v1/orders/${placed.body.orderId}`;
+        expect(placed.body).toEqual({ orderId: placed.body.orderId, status: 'accepted', location });
+        expect(placed.headers.get('location')).toBe(location);
+        await slowPayment.reached;
+
+        // Once the stored answer expired the request runs again: its Update-with-Start joins the saga under way.
+        await system.resources.db.idempotencyKey.updateMany({ where: { key }, data: { expiresAt: new Date(0) } });
+        const retrying = api<Order>(system, 'POST', '/v1/orders', request(20));
+        slowPayment.open();
+        const retried = await retrying;
+        expect(retried.status).toBe(201);
+        expect(retried.body.orderId).toBe(placed.body.orderId);
+        expect(['CONFIRMED', 'FULFILLING']).toContain(retried.body.stage);
+        expect(await system.resources.db.order.count({ where: { customerId: who.id } })).toBe(1);
+        const runs = system.resources.temporal.workflow.list({ query: `WorkflowId = 'order-${placed.body.orderId}'` });
+        let count = 0;
+        for await (const run of runs) if (run.workflowId) count += 1;
+        expect(count).toBe(1);
+      } finally {
+        slowPayment.open();
+        await system.stopWorkers();
+        await system.startWorker();
       }
     });
   });

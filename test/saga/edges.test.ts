@@ -378,6 +378,33 @@ describe('order saga edges - nothing retries in silence', () => {
     }
   });
 
+  it('flags an order whose confirmation keeps failing (a local step), and confirms it once it goes through', async () => {
+    let refusing = true;
+    const refusingConfirm = (real: ActivityMap): ActivityMap => ({
+      ...real,
+      confirmOrder: (input) =>
+        refusing
+          ? Promise.reject(ApplicationFailure.retryable('orders database is read-only', 'OrdersUnavailable'))
+          : real.confirmOrder(input),
+    });
+    const system = await startSystem({ activities: refusingConfirm, config: { COMPENSATION_MAX_ATTEMPTS: '2' } });
+    try {
+      const product = await createProduct(system, 2, 400);
+      const { orderId } = await placeOrder(system, [{ productId: product.id, quantity: 1 }]);
+      const flagged = await untilView(system, orderId, (v) => v.needsAttention, 'the failing confirmation flagged');
+      expect(flagged.stage).toBe('PAYMENT_AUTHORIZED');
+      expect(flagged.attentionReason).toMatch(/confirmOrder keeps failing/);
+      refusing = false;
+      const view = await untilStage(system, orderId, 'FULFILLING', 60_000);
+      expect(view.needsAttention).toBe(false);
+      expect((await orderRow(system, orderId)).needsAttention).toBe(false);
+      expect(await openAuthorizations(system, orderId)).toBe(1);
+      await expectReplays(system, orderId, 'confirm-refused-then-confirmed');
+    } finally {
+      await system.stop();
+    }
+  });
+
   it('waits for an operator when cancelling the shipment keeps failing, then finishes the cancellation', async () => {
     let failing = true;
     const carrierDown = (real: ActivityMap): ActivityMap => ({

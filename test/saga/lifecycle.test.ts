@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancelOrderUpdate, getOrderQuery, shipmentUpdateSignal } from '../../src/workflows/messages.js';
 import type { TestSystem } from '../support/system.js';
-import { createProduct, eventually, http, startSystem, stockOf } from '../support/system.js';
+import { createProduct, eventually, http, orderBody, startSystem, stockOf } from '../support/system.js';
 import {
   DELIVERED_STAGES,
   expectReplays,
@@ -37,6 +38,26 @@ describe('order saga - outcomes', () => {
     expect(row.history.map((h) => h.toStage)).toEqual(DELIVERED_STAGES);
     expect(await stockOf(system, product.id)).toEqual({ onHand: 3, reserved: 0, available: 3 });
     await expectReplays(system, orderId, 'completed');
+  });
+
+  it('starts the saga and waits for its outcome in one call with Prefer: wait (Update-with-Start), and replays it', async () => {
+    const product = await createProduct(system, 5, 2500);
+    const customerId = randomUUID();
+    const placed = await http(system, 'POST', '/v1/orders', {
+      token: await system.tokens.customer(customerId),
+      body: orderBody(customerId, [{ productId: product.id, quantity: 1 }]),
+      headers: { prefer: 'wait=20' },
+    });
+    expect(placed.status).toBe(201);
+    const orderId = placed.body.orderId as string;
+    expect(['CONFIRMED', 'FULFILLING']).toContain(placed.body.stage);
+    await untilStage(system, orderId, 'FULFILLING');
+    const history = await handle(system, orderId).fetchHistory();
+    const types = (history.events ?? []).map((event) => event.eventType);
+    const { EventType } = proto.temporal.api.enums.v1;
+    expect(types).toContain(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED);
+    expect(types).toContain(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED);
+    await expectReplays(system, orderId, 'confirmed-through-update-with-start');
   });
 
   it('cancels with OUT_OF_STOCK when a line cannot be reserved, holding nothing and charging nothing', async () => {

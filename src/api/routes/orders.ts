@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { toDecimal } from '../../domain/money.js';
-import { CancellationReason, SETTLED_STAGES } from '../../domain/order.js';
+import { CancellationReason } from '../../domain/order.js';
 import type { CommandContext, OrderCommands } from '../../orders/commands.js';
 import type { Role } from '../../domain/principal.js';
 import type { OrderQueries, OrderRow } from '../../orders/queries.js';
@@ -76,7 +76,8 @@ export function orderRoutes(routes: RouteEnv, commands: OrderCommands, queries: 
     operationId: 'PlaceOrder',
     summary: 'Place an order: starts its OrderWorkflow',
     description:
-      'Waits up to ORDER_CREATE_WAIT for the workflow to persist the order: 201 with the order, else 202 with Location. ' +
+      'Waits up to ORDER_CREATE_WAIT for the workflow to persist the order (with Prefer: wait, up to that wait for ' +
+      'checkout to confirm, backorder or cancel it): 201 with the order, else 202 with Location. ' +
       'Prices come from the catalog: unknown products, a `price` differing from the catalog, a product in another ' +
       'currency, no items, more than 50 lines or a total above 100,000,000 minor units are 422 with field-level errors. ' +
       'Customers order only for themselves (403). The order id is derived from the caller and the Idempotency-Key: ' +
@@ -97,19 +98,17 @@ export function orderRoutes(routes: RouteEnv, commands: OrderCommands, queries: 
         headers: { Location: 'The order URL' },
       },
       202: {
-        description: 'The workflow started but had not persisted the order within ORDER_CREATE_WAIT; poll Location',
+        description: 'The workflow started but had not persisted the order within the wait; poll Location',
         schema: Accepted,
         headers: { Location: 'The order URL: answers 202 until the order is persisted, then 200' },
       },
       403: { description: 'A customer placing an order for another customer, or a service', schema: Problem },
     },
     async handle({ body }, req, res) {
-      const { orderId, order: placed } = await commands.place(body, context(req));
+      const { orderId, order: placed } = await commands.place(body, context(req), preferredWaitMs(req));
       const location = `/v1/orders/${orderId}`;
       res.location(location);
-      const waitMs = preferredWaitMs(req);
-      const settled = waitMs ? await queries.waitFor(orderId, waitMs, SETTLED_STAGES) : placed;
-      if (settled) res.status(201).json(toOrderDto(settled));
+      if (placed) res.status(201).json(toOrderDto(placed));
       else res.status(202).json({ orderId, status: 'accepted', location });
     },
   });
