@@ -2,8 +2,9 @@ import { patched } from '@temporalio/workflow';
 
 /**
  * Changes to the commands OrderWorkflow issues, each guarded by a patch (README, "Changing the workflow"). They are
- * decided once, when a run starts: a run begun on older code replays and finishes on its old path, a new run
- * records every marker in its first workflow task and takes every new path. Never rename an id.
+ * decided once, when a run starts: a run begun on older code replays and finishes on its old path, a new run records
+ * its markers (the baseline's and any later change's) in its first workflow task and takes every new path. Never
+ * rename an id.
  */
 export const WorkflowChange = {
   /** Any failure of the main flow, and a workflow cancellation, compensate; steps are never interrupted. */
@@ -47,8 +48,35 @@ export const WorkflowChange = {
 
 export type WorkflowChanges = Record<keyof typeof WorkflowChange, boolean>;
 
+/**
+ * One marker standing for every change listed here: a run started since records it alone instead of one marker per
+ * change (each also upserts the TemporalChangeVersion search attribute, a visibility write on the server). A run
+ * recorded before it replays without it and decides each change by its own marker. The list is closed: a later change
+ * gets its own `patched()` call, or a new baseline that covers this one and it.
+ */
+const BASELINE = {
+  id: 'baseline-2026-12',
+  covers: new Set<keyof WorkflowChanges>([
+    'compensateAnyFailure',
+    'messagesNeverFail',
+    'paymentAfterMoneyMoved',
+    'queuedDispatchWins',
+    'restockNoticeKept',
+    'forwardStepsFlagged',
+    'honestAttention',
+    'shorterTimeouts',
+    'splitFulfilment',
+    'amendUntilDispatch',
+    'flagKeepsStepFence',
+    'localCheckoutSteps',
+  ]),
+};
+
 export function adoptedChanges(): WorkflowChanges {
+  const baseline = patched(BASELINE.id);
   const adopted = {} as WorkflowChanges;
-  for (const [name, id] of Object.entries(WorkflowChange)) adopted[name as keyof WorkflowChanges] = patched(id);
+  for (const [name, id] of Object.entries(WorkflowChange) as [keyof WorkflowChanges, string][]) {
+    adopted[name] = (baseline && BASELINE.covers.has(name)) || patched(id);
+  }
   return adopted;
 }
