@@ -47,6 +47,11 @@ const configSchema = z.object({
   ORDER_CREATE_WAIT: durationMs.default(3_000),
   /** How long a cancel waits for the compensations (release, void or refund) before answering 202. */
   CANCEL_WAIT: durationMs.default(10_000),
+  /**
+   * How long an amendment waits for the order's workflow to take it (a worker running its validator) before answering
+   * 503: retried with the same Idempotency-Key, it is the same update and applies once.
+   */
+  AMEND_WAIT: durationMs.default(10_000),
   /** How long after delivery a customer may start a return; a shipped, not yet delivered order may always return. */
   RETURN_WINDOW: durationMs.default(30 * 86_400_000),
   COMPENSATION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),

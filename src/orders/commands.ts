@@ -144,20 +144,24 @@ export class OrderCommands {
     if (change.items) {
       await this.price(change.items, current?.currency ?? (await this.queries.currencyOfRunning(orderId)));
     }
-    await this.runUpdate(orderId, AmendRefusedError, (handle) =>
-      handle.executeUpdate(amendOrderUpdate, {
-        args: [
-          {
-            requestId: context.operationId,
-            ...(change.items
-              ? { items: change.items.map(({ productId, quantity }) => ({ productId, quantity })) }
-              : {}),
-            ...(change.shippingAddress ? { shippingAddress: change.shippingAddress } : {}),
-          },
-        ],
-        updateId: context.operationId,
-      })
-    );
+    await this.runUpdate(orderId, AmendRefusedError, async (handle) => {
+      const update = await this.acceptedWithin(this.config.AMEND_WAIT, orderId, () =>
+        handle.startUpdate(amendOrderUpdate, {
+          args: [
+            {
+              requestId: context.operationId,
+              ...(change.items
+                ? { items: change.items.map(({ productId, quantity }) => ({ productId, quantity })) }
+                : {}),
+              ...(change.shippingAddress ? { shippingAddress: change.shippingAddress } : {}),
+            },
+          ],
+          updateId: context.operationId,
+          waitForStage: WorkflowUpdateStage.ACCEPTED,
+        })
+      );
+      return update.result();
+    });
     return (await this.queries.find(orderId, context.principal)).order;
   }
 
@@ -235,6 +239,23 @@ export class OrderCommands {
         throw new UpdateInterruptedError(orderId, { cause: error });
       }
       throw error;
+    }
+  }
+
+  /**
+   * Starts an update and waits up to `waitMs` for the workflow to accept it. With no worker taking it the wait would
+   * have no end; past it the caller is told to retry (UpdateInterruptedError, 503), and the retry is the same update.
+   */
+  private async acceptedWithin<T>(waitMs: number, orderId: string, start: () => Promise<T>): Promise<T> {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), waitMs);
+    try {
+      return await this.temporal.withAbortSignal(abort.signal, start);
+    } catch (error) {
+      if (abort.signal.aborted) throw new UpdateInterruptedError(orderId, { cause: error });
+      throw error;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -118,8 +118,10 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
     API_KEYS: `service:${SERVICE_API_KEY}`,
     LOG_LEVEL: 'silent',
     ORDER_CREATE_WAIT: '10s',
-    // Under a loaded machine compensations can be slow; tests of the 202 after CANCEL_WAIT set it short themselves.
+    // Under a loaded machine compensations can be slow, and a worker slow to take an amendment; tests of the 202 after
+    // CANCEL_WAIT and of the 503 after AMEND_WAIT set them short themselves.
     CANCEL_WAIT: '30s',
+    AMEND_WAIT: '30s',
     OUTBOX_POLL_INTERVAL: '50ms',
     RATE_LIMIT_PER_MINUTE: '100000',
     ...options.config,
