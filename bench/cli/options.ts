@@ -16,7 +16,7 @@ export const HELP = `npm run bench -- [options]
   --warmup N           discarded items before measuring, per kind (default 30)
   --products N         products the orders spread over (default 20; fewer = hotter stock rows)
   --lines N            lines per order, quantity 1 each (default 2)
-  --confirm poll|prefer  poll the order row every --poll-ms (default), or POST with Prefer: wait=30
+  --confirm prefer|poll  POST with Prefer: wait=30, answered once confirmed (default), or poll the order row every --poll-ms
   --poll-ms N          row polling period of the driver (default 20)
   --sample N           workflows per scenario to describe() for history length / state transitions (default 10)
   --stats-wait-ms N    wait for PostgreSQL to flush its statistics around DB-measured scenarios (default 11000)
@@ -86,7 +86,7 @@ export function parseOptions(argv: string[]): Options | undefined {
         warmup: { type: 'string', default: '30' },
         products: { type: 'string', default: '20' },
         lines: { type: 'string', default: '2' },
-        confirm: { type: 'string', default: 'poll' },
+        confirm: { type: 'string', default: 'prefer' },
         'poll-ms': { type: 'string', default: '20' },
         sample: { type: 'string', default: '10' },
         'stats-wait-ms': { type: 'string', default: '11000' },
