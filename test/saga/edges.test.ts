@@ -15,7 +15,16 @@ import {
 } from '../../src/workflows/messages.js';
 import type { ActivityMap, TestSystem } from '../support/system.js';
 import { createProduct, eventually, http, startSystem, stockOf } from '../support/system.js';
-import { expectReplays, gate, handle, openAuthorizations, orderRow, placeOrder, untilStage } from './support.js';
+import {
+  expectReplays,
+  failingUntilFixed,
+  gate,
+  handle,
+  openAuthorizations,
+  orderRow,
+  placeOrder,
+  untilStage,
+} from './support.js';
 
 /** Waits until the workflow's view satisfies `check`. */
 async function untilView(system: TestSystem, orderId: string, check: (view: OrderView) => boolean, what: string) {
@@ -346,15 +355,8 @@ describe('order saga edges - backorders', () => {
 
 describe('order saga edges - nothing retries in silence', () => {
   it('flags an order whose capture keeps being refused after dispatch, and clears it once it goes through', async () => {
-    let refusing = true;
-    const refusingCapture = (real: ActivityMap): ActivityMap => ({
-      ...real,
-      capturePayment: (input) =>
-        refusing
-          ? Promise.reject(ApplicationFailure.retryable('CAPTURE refused: processor error', 'PaymentFollowUpRefused'))
-          : real.capturePayment(input),
-    });
-    const system = await startSystem({ activities: refusingCapture, config: { COMPENSATION_MAX_ATTEMPTS: '2' } });
+    const capture = failingUntilFixed('capturePayment', 'CAPTURE refused: processor error', 'PaymentFollowUpRefused');
+    const system = await startSystem({ activities: capture.wrap, config: { COMPENSATION_MAX_ATTEMPTS: '2' } });
     try {
       const product = await createProduct(system, 2, 400);
       const { orderId } = await placeOrder(system, [{ productId: product.id, quantity: 1 }]);
@@ -363,7 +365,7 @@ describe('order saga edges - nothing retries in silence', () => {
       const flagged = await untilView(system, orderId, (v) => v.needsAttention, 'the refused capture flagged');
       expect(flagged.attentionReason).toMatch(/capturePayment/);
       expect((await orderRow(system, orderId)).needsAttention).toBe(true);
-      refusing = false;
+      capture.fix();
       const view = await untilStage(system, orderId, 'SHIPPED', 60_000);
       expect(view.needsAttention).toBe(false);
       const row = await orderRow(system, orderId);
@@ -379,22 +381,15 @@ describe('order saga edges - nothing retries in silence', () => {
   });
 
   it('flags an order whose confirmation keeps failing (a local step), and confirms it once it goes through', async () => {
-    let refusing = true;
-    const refusingConfirm = (real: ActivityMap): ActivityMap => ({
-      ...real,
-      confirmOrder: (input) =>
-        refusing
-          ? Promise.reject(ApplicationFailure.retryable('orders database is read-only', 'OrdersUnavailable'))
-          : real.confirmOrder(input),
-    });
-    const system = await startSystem({ activities: refusingConfirm, config: { COMPENSATION_MAX_ATTEMPTS: '2' } });
+    const confirm = failingUntilFixed('confirmOrder', 'orders database is read-only', 'OrdersUnavailable');
+    const system = await startSystem({ activities: confirm.wrap, config: { COMPENSATION_MAX_ATTEMPTS: '2' } });
     try {
       const product = await createProduct(system, 2, 400);
       const { orderId } = await placeOrder(system, [{ productId: product.id, quantity: 1 }]);
       const flagged = await untilView(system, orderId, (v) => v.needsAttention, 'the failing confirmation flagged');
       expect(flagged.stage).toBe('PAYMENT_AUTHORIZED');
       expect(flagged.attentionReason).toMatch(/confirmOrder keeps failing/);
-      refusing = false;
+      confirm.fix();
       const view = await untilStage(system, orderId, 'FULFILLING', 60_000);
       expect(view.needsAttention).toBe(false);
       expect((await orderRow(system, orderId)).needsAttention).toBe(false);
@@ -406,15 +401,8 @@ describe('order saga edges - nothing retries in silence', () => {
   });
 
   it('waits for an operator when cancelling the shipment keeps failing, then finishes the cancellation', async () => {
-    let failing = true;
-    const carrierDown = (real: ActivityMap): ActivityMap => ({
-      ...real,
-      cancelShipment: (input) =>
-        failing
-          ? Promise.reject(ApplicationFailure.retryable('carrier API unavailable', 'CarrierUnavailable'))
-          : real.cancelShipment(input),
-    });
-    const system = await startSystem({ activities: carrierDown, config: { COMPENSATION_MAX_ATTEMPTS: '2' } });
+    const carrier = failingUntilFixed('cancelShipment', 'carrier API unavailable', 'CarrierUnavailable');
+    const system = await startSystem({ activities: carrier.wrap, config: { COMPENSATION_MAX_ATTEMPTS: '2' } });
     try {
       const product = await createProduct(system, 2, 400);
       const { orderId, token } = await placeOrder(system, [{ productId: product.id, quantity: 1 }]);
@@ -426,7 +414,7 @@ describe('order saga edges - nothing retries in silence', () => {
       const flagged = await untilView(system, orderId, (v) => v.needsAttention, 'the stuck compensation flagged');
       expect(flagged.stage).toBe('CANCELLING');
       expect(flagged.attentionReason).toMatch(/cancel-shipment/);
-      failing = false;
+      carrier.fix();
       await handle(system, orderId).executeUpdate(retryCompensationUpdate, { args: [{ requestId: 'operator-1' }] });
       expect((await cancelling).status).toBe(200);
       const row = await orderRow(system, orderId);

@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -84,6 +85,20 @@ export async function openAuthorizations(system: TestSystem, orderId: string): P
     payments.filter((p) => p.kind === 'VOID' || p.kind === 'CAPTURE').map((p) => p.authorizationId)
   );
   return payments.filter((p) => p.kind === 'AUTHORIZATION' && !settled.has(p.id)).length;
+}
+
+/** The named activity fails with a retryable `type` failure saying `message` until `fix()` is called. */
+export function failingUntilFixed(name: keyof ActivityMap, message: string, type: string) {
+  let failing = true;
+  const wrap = (real: ActivityMap): ActivityMap => {
+    const activities = real as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    return {
+      ...real,
+      [name]: (...args: unknown[]) =>
+        failing ? Promise.reject(ApplicationFailure.retryable(message, type)) : activities[name]!(...args),
+    };
+  };
+  return { wrap, fix: () => (failing = false) };
 }
 
 /** A latch: the named activity waits until `open()` is called. */
