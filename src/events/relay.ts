@@ -53,6 +53,14 @@ interface BatchResult {
   failed: number;
   /** NATS itself was unreachable: every aggregate would fail alike, so the whole relay backs off. */
   transportDown: boolean;
+  /** The batch stopped at its size or time limit: more rows may be waiting already. */
+  more: boolean;
+}
+
+interface Refusal {
+  row: OutboxRow;
+  error: unknown;
+  transport: boolean;
 }
 
 interface OutboxRow {
@@ -75,6 +83,17 @@ function isTransportFailure(error: unknown): boolean {
     return true;
   }
   return error.name === 'RequestError' && /disconnect/i.test(error.message);
+}
+
+/** The rows of a batch per aggregate, each list in `seq` order as read. */
+function groupByAggregate(rows: readonly OutboxRow[]): Map<string, OutboxRow[]> {
+  const groups = new Map<string, OutboxRow[]>();
+  for (const row of rows) {
+    const group = groups.get(row.aggregate_id);
+    if (group) group.push(row);
+    else groups.set(row.aggregate_id, [row]);
+  }
+  return groups;
 }
 
 /**
@@ -125,6 +144,30 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
     });
   }
 
+  async function publishRow(row: OutboxRow): Promise<void> {
+    await inEventSpan(
+      `publish ${row.subject}`,
+      'producer',
+      row.headers?.['traceparent'],
+      {
+        'messaging.system': 'nats',
+        'messaging.destination.name': row.subject,
+        'messaging.message.id': row.id,
+        'cloudevents.event_type': row.type,
+        [ORDER_ID_ATTRIBUTE]: row.aggregate_id,
+      },
+      async () => {
+        const h = natsHeaders();
+        for (const [name, value] of Object.entries(row.headers ?? {})) h.set(name, value);
+        // Traced, the consumer continues from this publish; the CloudEvent keeps the order's own context.
+        const traceparent = currentTraceparent();
+        if (traceparent) h.set('traceparent', traceparent);
+        // A duplicate ack means an earlier attempt got there (within the window): that is success too.
+        await js.publish(row.subject, JSON.stringify(row.envelope), { msgID: row.id, headers: h, timeout: 5_000 });
+      }
+    );
+  }
+
   async function runBatch(): Promise<BatchResult> {
     return db.$transaction(
       async (tx) => {
@@ -135,7 +178,7 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
             GROUP BY aggregate_id HAVING coalesce(max(next_attempt_at), '-infinity') <= now()
             ORDER BY first_seq LIMIT ${batchSize}) a
           WHERE pg_try_advisory_xact_lock(hashtextextended(a.aggregate_id, 0))`;
-        if (locked.length === 0) return { published: 0, failed: 0, transportDown: false };
+        if (locked.length === 0) return { published: 0, failed: 0, transportDown: false, more: false };
         // Read the rows in a second statement, i.e. a snapshot taken after the locks were granted: the first
         // statement's snapshot may predate the commit of the relay that held a lock a moment ago, and would show
         // its rows as unpublished, to be published a second time.
@@ -144,65 +187,57 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
           WHERE published_at IS NULL AND dead_lettered_at IS NULL AND aggregate_id = ANY(${locked.map((row) => row.aggregate_id)})
           ORDER BY seq LIMIT ${batchSize}`;
         const published: bigint[] = [];
-        const blocked = new Set<string>();
-        let transportDown = false;
+        const refusals: Refusal[] = [];
         const deadline = Date.now() + publishBudgetMs;
-        for (const row of rows) {
-          if (blocked.has(row.aggregate_id)) continue;
-          if (Date.now() > deadline) break;
-          try {
-            await inEventSpan(
-              `publish ${row.subject}`,
-              'producer',
-              row.headers?.['traceparent'],
-              {
-                'messaging.system': 'nats',
-                'messaging.destination.name': row.subject,
-                'messaging.message.id': row.id,
-                'cloudevents.event_type': row.type,
-                [ORDER_ID_ATTRIBUTE]: row.aggregate_id,
-              },
-              async () => {
-                const h = natsHeaders();
-                for (const [name, value] of Object.entries(row.headers ?? {})) h.set(name, value);
-                // Traced, the consumer continues from this publish; the CloudEvent keeps the order's own context.
-                const traceparent = currentTraceparent();
-                if (traceparent) h.set('traceparent', traceparent);
-                // A duplicate ack means an earlier attempt got there (within the window): that is success too.
-                await js.publish(row.subject, JSON.stringify(row.envelope), {
-                  msgID: row.id,
-                  headers: h,
-                  timeout: 5_000,
-                });
-              }
-            );
-            published.push(row.seq);
-            options.onPublish?.('published', row.type);
-          } catch (error) {
-            blocked.add(row.aggregate_id);
-            options.onPublish?.('failed', row.type);
-            transportDown = isTransportFailure(error);
-            // During an outage the relay as a whole backs off; the aggregate itself did nothing wrong.
-            const [updated] = await tx.$queryRaw<{ attempts: number }[]>`
-              UPDATE outbox SET attempts = attempts + 1, last_error = ${String(error)} WHERE seq = ${row.seq}
-              RETURNING attempts`;
-            const delayMs = transportDown ? 0 : aggregateRetryDelayMs(updated?.attempts ?? 1, backoff);
-            if (delayMs > 0) {
-              await tx.$executeRaw`
-                UPDATE outbox SET next_attempt_at = now() + make_interval(secs => ${delayMs / 1_000})
-                WHERE seq = ${row.seq}`;
+        let transportDown = false;
+        let outOfTime = false;
+        const publishAggregate = async (aggregateRows: readonly OutboxRow[]) => {
+          for (const row of aggregateRows) {
+            if (transportDown) return;
+            if (Date.now() > deadline) {
+              outOfTime = true;
+              return;
             }
-            logger.warn(
-              { eventId: row.id, aggregateId: row.aggregate_id, subject: row.subject, err: String(error), delayMs },
-              'publish failed; will retry'
-            );
-            if (transportDown) break;
+            try {
+              await publishRow(row);
+              published.push(row.seq);
+              options.onPublish?.('published', row.type);
+            } catch (error) {
+              options.onPublish?.('failed', row.type);
+              // During an outage the relay as a whole backs off; the aggregate itself did nothing wrong.
+              const transport = isTransportFailure(error);
+              if (transport) transportDown = true;
+              refusals.push({ row, error, transport });
+              return;
+            }
           }
+        };
+        // The first aggregate alone, so that with NATS away one publish finds out rather than one per aggregate;
+        // then the others side by side (JetStream pipelines them on the one connection). Within an aggregate, rows
+        // go one after the other, and a refused row stops the rows behind it.
+        const [first, ...others] = groupByAggregate(rows).values();
+        if (first) await publishAggregate(first);
+        await Promise.all(others.map(publishAggregate));
+        for (const { row, error, transport } of refusals) {
+          const [updated] = await tx.$queryRaw<{ attempts: number }[]>`
+            UPDATE outbox SET attempts = attempts + 1, last_error = ${String(error)} WHERE seq = ${row.seq}
+            RETURNING attempts`;
+          const delayMs = transport ? 0 : aggregateRetryDelayMs(updated?.attempts ?? 1, backoff);
+          if (delayMs > 0) {
+            await tx.$executeRaw`
+              UPDATE outbox SET next_attempt_at = now() + make_interval(secs => ${delayMs / 1_000})
+              WHERE seq = ${row.seq}`;
+          }
+          logger.warn(
+            { eventId: row.id, aggregateId: row.aggregate_id, subject: row.subject, err: String(error), delayMs },
+            'publish failed; will retry'
+          );
         }
         if (published.length > 0) {
           await tx.$executeRaw`UPDATE outbox SET published_at = now() WHERE seq = ANY(${published})`;
         }
-        return { published: published.length, failed: blocked.size, transportDown };
+        const more = locked.length === batchSize || rows.length === batchSize || outOfTime;
+        return { published: published.length, failed: refusals.length, transportDown, more };
       },
       { timeout: 60_000 }
     );
@@ -234,7 +269,7 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
         await prune();
       } catch (error) {
         logger.warn({ err: String(error) }, 'outbox relay cycle failed; backing off');
-        result = { published: 0, failed: 0, transportDown: true };
+        result = { published: 0, failed: 0, transportDown: true, more: false };
       }
       if (result.transportDown) {
         // NATS or Postgres is away: back off exponentially, up to 5 s.
@@ -243,8 +278,9 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
         continue;
       }
       outageDelay = firstOutageDelay;
-      // More may be waiting; a refused aggregate is already parked until its next_attempt_at.
-      if (result.published > 0) continue;
+      // A full batch may have left rows behind. Otherwise what was committed since the batch read has woken the
+      // relay (the wait returns at once) or waits for the poll: an empty pass would only cost a commit.
+      if (result.more) continue;
       await wait(options.pollIntervalMs, false);
     }
   }
