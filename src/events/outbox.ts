@@ -1,5 +1,4 @@
 import type { Tx } from '../db/client.js';
-import { toJson } from '../db/json.js';
 import type { DomainEvent } from './envelope.js';
 import { toEnvelope } from './envelope.js';
 
@@ -13,21 +12,20 @@ export function createOutboxWriter(eventsEnv: string): OutboxWriter {
     async append(tx, events) {
       if (events.length === 0) return;
       const now = new Date();
-      await tx.outbox.createMany({
-        data: events.map((event) => {
-          const envelope = toEnvelope(event, now);
-          return {
-            id: envelope.id,
-            aggregateId: event.subject,
-            subject: `${event.context}.${eventsEnv}.events`,
-            type: event.type,
-            envelope: toJson(envelope),
-            headers: event.traceparent ? { traceparent: event.traceparent } : {},
-          };
-        }),
-        // The same logical event (same idempotency key, hence id) is recorded once however often a step retries.
-        skipDuplicates: true,
-      });
+      const envelopes = events.map((event) => toEnvelope(event, now));
+      // One statement whatever the number of events, and plain SQL: every fenced step appends, and Prisma's model
+      // API would compile the insert each time. The same logical event (same idempotency key, hence id) is recorded
+      // once however often a step retries. The insert trigger draws each row's seq in this order.
+      await tx.$executeRaw`
+        INSERT INTO outbox (id, aggregate_id, subject, type, envelope, headers)
+        SELECT * FROM unnest(
+          ${envelopes.map((envelope) => envelope.id)}::uuid[],
+          ${events.map((event) => event.subject)}::text[],
+          ${events.map((event) => `${event.context}.${eventsEnv}.events`)}::text[],
+          ${events.map((event) => event.type)}::text[],
+          ${envelopes.map((envelope) => JSON.stringify(envelope))}::jsonb[],
+          ${events.map((event) => JSON.stringify(event.traceparent ? { traceparent: event.traceparent } : {}))}::jsonb[])
+        ON CONFLICT DO NOTHING`;
     },
   };
 }
