@@ -278,9 +278,10 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
         continue;
       }
       outageDelay = firstOutageDelay;
-      // A full batch may have left rows behind. Otherwise what was committed since the batch read has woken the
-      // relay (the wait returns at once) or waits for the poll: an empty pass would only cost a commit.
-      if (result.more) continue;
+      // A full batch may have left rows behind. Otherwise a listening relay has been woken by what was committed since
+      // the batch read (the wait returns at once), and an empty pass would only cost a commit; a polling relay looks
+      // again at once rather than leave those rows a poll interval.
+      if (result.more || (result.published > 0 && !options.listen)) continue;
       await wait(options.pollIntervalMs, false);
     }
   }
