@@ -1,5 +1,7 @@
-import type { Db } from '../db/client.js';
+import type { Db, Tx } from '../db/client.js';
+import type { DomainEvent } from '../events/envelope.js';
 import { uuidFromKey } from '../events/envelope.js';
+import { Prisma } from '../generated/prisma/client.js';
 import type { OutboxWriter } from '../events/outbox.js';
 import type { Causation } from '../domain/causation.js';
 
@@ -51,7 +53,6 @@ export async function notifyCustomer(
 ): Promise<{ sent: number; failed: number }> {
   const title = TITLES[input.template];
   const message = `Order ${input.orderId}: ${title.toLowerCase()}.${input.details ? ` ${input.details}` : ''}`;
-  let failed = 0;
   const keyOf = (adapter: ChannelAdapter) => `${input.idempotencyKey}:${adapter.channel}`;
   // What an earlier attempt already sent, for every channel in one query (not one per channel).
   const sent = new Set(
@@ -62,6 +63,7 @@ export async function notifyCustomer(
       })
     ).map((row) => row.idempotencyKey)
   );
+  const deliveries: Delivery[] = [];
   for (const adapter of adapters) {
     beforeChannel(adapter.channel);
     const key = keyOf(adapter);
@@ -71,51 +73,70 @@ export async function notifyCustomer(
       await adapter.deliver({ userId: input.customerId, title, message });
     } catch (err) {
       failureReason = err instanceof Error ? err.message : String(err);
-      failed += 1;
     }
-    const id = uuidFromKey(key);
-    const status = failureReason ? 'failed' : 'sent';
+    deliveries.push({ channel: adapter.channel, key, id: uuidFromKey(key), failureReason });
+  }
+  // Every channel's outcome in one transaction (one commit) rather than one per channel: a crash between the
+  // deliveries and this record re-sends at most this attempt's channels on the retry, and delivery is at-least-once
+  // anyway (a crash after a provider accepted a message and before any record always re-sent it).
+  if (deliveries.length > 0) {
     await db.$transaction(async (tx) => {
-      await tx.notification.upsert({
-        where: { idempotencyKey: key },
-        create: {
-          id,
-          orderId: input.orderId,
-          userId: input.customerId,
-          channel: adapter.channel,
-          template: input.template,
-          title,
-          message,
-          status,
-          failureReason,
-          idempotencyKey: key,
-        },
-        update: { status, failureReason },
-      });
-      if (status === 'sent') {
-        await outbox.append(tx, [
-          {
-            context: 'notifications',
-            type: 'NotificationSent',
-            version: '0.0.1',
-            subject: input.orderId,
-            idempotencyKey: `${key}:sent`,
-            correlationId: input.orderId,
-            causationId: input.causationId,
-            ...(input.traceparent ? { traceparent: input.traceparent } : {}),
-            data: {
-              notificationId: id,
-              userId: input.customerId,
-              orderId: input.orderId,
-              channel: adapter.channel,
-              template: input.template,
-              status: 'sent',
-              timestamp: new Date().toISOString(),
-            },
-          },
-        ]);
-      }
+      await recordDeliveries(tx, input, title, message, deliveries);
+      await outbox.append(
+        tx,
+        deliveries.filter((delivery) => delivery.failureReason === null).map((delivery) => sentEvent(input, delivery))
+      );
     });
   }
-  return { sent: adapters.length, failed };
+  return { sent: adapters.length, failed: deliveries.filter((delivery) => delivery.failureReason !== null).length };
+}
+
+interface Delivery {
+  channel: NotificationChannel;
+  key: string;
+  id: string;
+  failureReason: string | null;
+}
+
+/** One upsert for all channels: a channel failed before is updated with this attempt's outcome. */
+async function recordDeliveries(
+  tx: Tx,
+  input: NotifyInput,
+  title: string,
+  message: string,
+  deliveries: readonly Delivery[]
+): Promise<void> {
+  const createdAt = new Date();
+  const rows = deliveries.map(
+    ({ channel, key, id, failureReason }) =>
+      Prisma.sql`(${id}::uuid, ${input.orderId}::uuid, ${input.customerId}::uuid, ${channel}, ${input.template},
+        ${title}, ${message}, ${failureReason === null ? 'sent' : 'failed'}, ${failureReason}, ${key}, ${createdAt})`
+  );
+  await tx.$executeRaw`
+    INSERT INTO notifications
+      (id, order_id, user_id, channel, template, title, message, status, failure_reason, idempotency_key, created_at)
+    VALUES ${Prisma.join(rows)}
+    ON CONFLICT (idempotency_key) DO UPDATE SET status = EXCLUDED.status, failure_reason = EXCLUDED.failure_reason`;
+}
+
+function sentEvent(input: NotifyInput, { channel, key, id }: Delivery): DomainEvent {
+  return {
+    context: 'notifications',
+    type: 'NotificationSent',
+    version: '0.0.1',
+    subject: input.orderId,
+    idempotencyKey: `${key}:sent`,
+    correlationId: input.orderId,
+    causationId: input.causationId,
+    ...(input.traceparent ? { traceparent: input.traceparent } : {}),
+    data: {
+      notificationId: id,
+      userId: input.customerId,
+      orderId: input.orderId,
+      channel,
+      template: input.template,
+      status: 'sent',
+      timestamp: new Date().toISOString(),
+    },
+  };
 }
