@@ -5,6 +5,7 @@ import { ActivityErrorType } from '../domain/failures.js';
 import { toDecimal } from '../domain/money.js';
 import { uuidFromKey } from '../events/envelope.js';
 import type { FencedStep } from '../events/fenced-step.js';
+import type { Payment } from '../generated/prisma/client.js';
 import { paymentEvent } from '../events/payment-events.js';
 import type { FollowUpRequest, GatewayResult, PaymentGateway } from '../payments/gateway.js';
 import { GatewayUnavailableError } from '../payments/gateway.js';
@@ -118,10 +119,11 @@ export function createPaymentActivities(db: Db, step: FencedStep, gateway: Payme
       );
       const expiresAt = new Date(Date.now() + input.holdMs);
       const facts = paymentFacts(input);
+      let recorded: Payment | undefined;
       const stored = await step(
         input,
         async (tx) => {
-          await recordPayment(tx, 'AUTHORIZATION', input, result, result.ok ? { expiresAt } : {});
+          recorded = await recordPayment(tx, 'AUTHORIZATION', input, result, result.ok ? { expiresAt } : {});
           const timestamp = new Date().toISOString();
           const outcome = result.ok
             ? paymentEvent('PaymentProcessed', '1.0.0', facts, input, {
@@ -149,8 +151,9 @@ export function createPaymentActivities(db: Db, step: FencedStep, gateway: Payme
             outcome,
           ];
         },
-        // Read in the step's transaction: one commit fewer per order than a read of its own.
-        (tx) => tx.payment.findUniqueOrThrow({ where: { idempotencyKey: input.idempotencyKey } })
+        // The row this step inserted, else (a retried or stale step, or a key already recorded) read in the step's
+        // transaction: one commit fewer per order than a read of its own.
+        async (tx) => recorded ?? tx.payment.findUniqueOrThrow({ where: { idempotencyKey: input.idempotencyKey } })
       );
       if (stored.status === 'FAILED')
         throw declined(stored.failureCode ?? 'card_declined', stored.failureMessage ?? 'declined');

@@ -2,6 +2,7 @@ import type { Tx } from '../db/client.js';
 import type { StepInput } from '../domain/causation.js';
 import { uuidFromKey } from '../events/envelope.js';
 import type { PaymentFacts } from '../events/payment-events.js';
+import type { Payment } from '../generated/prisma/client.js';
 import type { GatewayResult } from './gateway.js';
 
 /** The payments ledger: one row per gateway call, keyed by the workflow's idempotency key. */
@@ -17,14 +18,15 @@ export interface PaymentStep extends StepInput {
 
 export type Kind = 'AUTHORIZATION' | 'CAPTURE' | 'VOID' | 'REFUND';
 
+/** Records the gateway's answer once per key; returns the row when this call inserted it. */
 export async function recordPayment(
   tx: Tx,
   kind: Kind,
   input: PaymentStep,
   result: GatewayResult,
   extra: { authorizationId?: string; expiresAt?: Date } = {}
-) {
-  await tx.payment.createMany({
+): Promise<Payment | undefined> {
+  const [inserted] = await tx.payment.createManyAndReturn({
     data: [
       {
         id: uuidFromKey(input.idempotencyKey),
@@ -44,6 +46,7 @@ export async function recordPayment(
     ],
     skipDuplicates: true,
   });
+  return inserted;
 }
 
 export function paymentFacts(input: PaymentStep): PaymentFacts {
