@@ -23,10 +23,16 @@ export function createShippingActivities(step: FencedStep) {
 
     /** Split fulfilment: one shipment per warehouse holding the order's stock, each with its CreateShipment. */
     async requestParcels(input: StepInput & { method: 'standard' | 'express' }): Promise<Parcel[]> {
+      // The parcels as the step's own statement left them, else (a retried or stale step) read in its transaction.
+      let requested: Parcel[] | undefined;
       return step(
         input,
-        (tx) => requestParcels(tx, input),
-        (tx) => parcelsOf(tx, input.orderId)
+        async (tx) => {
+          const { events, parcels } = await requestParcels(tx, input);
+          requested = parcels;
+          return events;
+        },
+        (tx) => (requested ? Promise.resolve(requested) : parcelsOf(tx, input.orderId))
       );
     },
 

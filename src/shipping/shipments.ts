@@ -7,6 +7,7 @@ import type { Parcel } from '../domain/shipment.js';
 import { ShipmentStatus } from '../domain/shipment.js';
 import type { DomainEvent } from '../events/envelope.js';
 import { uuidFromKey } from '../events/envelope.js';
+import { Prisma } from '../generated/prisma/client.js';
 
 /** An order shipped as one parcel: its id is derived from the order so every retry names the same one. */
 export function shipmentIdFor(orderId: string): string {
@@ -137,12 +138,13 @@ export async function currentShipmentId(tx: Tx, orderId: string): Promise<string
 
 /**
  * Records one shipment per warehouse the order's stock is held in, each with the units it holds there, and returns
- * a CreateShipment command for each. `revision` names parcels that replace earlier ones (`replaceParcels`).
+ * a CreateShipment command for each, with the order's parcels as they stand afterwards (as `parcelsOf` reads them).
+ * `revision` names parcels that replace earlier ones (`replaceParcels`).
  */
 export async function requestParcels(
   tx: Tx,
   input: StepInput & { method: 'standard' | 'express'; revision?: number }
-): Promise<DomainEvent[]> {
+): Promise<{ events: DomainEvent[]; parcels: Parcel[] }> {
   const order = await tx.order.findUniqueOrThrow({
     where: { id: input.orderId },
     include: { reservations: { where: { status: 'HELD' }, orderBy: [{ warehouseId: 'asc' }, { productId: 'asc' }] } },
@@ -162,26 +164,35 @@ export async function requestParcels(
     byWarehouse.set(warehouseId, parcel);
   }
   const parcels = [...byWarehouse.values()];
-  await tx.shipment.createMany({
-    data: parcels.map((parcel) => ({
-      id: parcel.shipmentId,
-      orderId: input.orderId,
-      status: ShipmentStatus.REQUESTED,
-      method: input.method,
-      address: toJson(address),
-      warehouseId: parcel.warehouseId,
-      items: toJson(parcel.items),
-    })),
-    skipDuplicates: true,
-  });
-  return parcels.map((parcel) =>
-    createCommand(input, parcel.shipmentId, {
-      address,
-      items: parcel.items.map((item) => ({ itemId: item.productId, quantity: item.quantity })),
-      method: input.method,
-      warehouseId: parcel.warehouseId,
-    })
+  const now = new Date();
+  const rows = parcels.map(
+    (parcel) =>
+      Prisma.sql`(${parcel.shipmentId}::uuid, ${input.orderId}::uuid, ${ShipmentStatus.REQUESTED}, ${input.method},
+        ${JSON.stringify(address)}::jsonb, ${now}, ${now}, ${parcel.warehouseId}, ${JSON.stringify(parcel.items)}::jsonb)`
   );
+  // The insert and the read of the order's parcels in one statement. Its snapshot predates the insert, so the
+  // parcels are those the order had (a parcel already there is not inserted again) and those inserted now.
+  const stored = await tx.$queryRaw<{ id: string; warehouse_id: string; items: Parcel['items'] }[]>`
+    WITH inserted AS (
+      INSERT INTO shipments (id, order_id, status, method, address, created_at, updated_at, warehouse_id, items)
+      VALUES ${Prisma.join(rows)}
+      ON CONFLICT DO NOTHING
+      RETURNING id, warehouse_id, items)
+    SELECT id, warehouse_id, items FROM shipments WHERE order_id = ${input.orderId}::uuid AND warehouse_id IS NOT NULL
+    UNION ALL
+    SELECT id, warehouse_id, items FROM inserted
+    ORDER BY warehouse_id`;
+  return {
+    events: parcels.map((parcel) =>
+      createCommand(input, parcel.shipmentId, {
+        address,
+        items: parcel.items.map((item) => ({ itemId: item.productId, quantity: item.quantity })),
+        method: input.method,
+        warehouseId: parcel.warehouseId,
+      })
+    ),
+    parcels: stored.map((row) => ({ shipmentId: row.id, warehouseId: row.warehouse_id, items: row.items })),
+  };
 }
 
 /**
@@ -201,7 +212,7 @@ export async function replaceParcels(
   await tx.shipment.deleteMany({ where: { id: { in: replaced.map((shipment) => shipment.id) } } });
   return [
     ...replaced.map((shipment) => cancelCommand(input, shipment.id, input.reason)),
-    ...(await requestParcels(tx, input)),
+    ...(await requestParcels(tx, input)).events,
   ];
 }
 
