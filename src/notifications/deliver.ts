@@ -63,6 +63,7 @@ export async function notifyCustomer(
       })
     ).map((row) => row.idempotencyKey)
   );
+  let failed = 0;
   const deliveries: Delivery[] = [];
   for (const adapter of adapters) {
     beforeChannel(adapter.channel);
@@ -73,8 +74,10 @@ export async function notifyCustomer(
       await adapter.deliver({ userId: input.customerId, title, message });
     } catch (err) {
       failureReason = err instanceof Error ? err.message : String(err);
+      failed += 1;
     }
-    deliveries.push({ channel: adapter.channel, key, id: uuidFromKey(key), failureReason });
+    const status = failureReason ? 'failed' : 'sent';
+    deliveries.push({ channel: adapter.channel, key, id: uuidFromKey(key), status, failureReason });
   }
   // Every channel's outcome in one transaction (one commit) rather than one per channel: a crash between the
   // deliveries and this record re-sends at most this attempt's channels on the retry, and delivery is at-least-once
@@ -84,17 +87,18 @@ export async function notifyCustomer(
       await recordDeliveries(tx, input, title, message, deliveries);
       await outbox.append(
         tx,
-        deliveries.filter((delivery) => delivery.failureReason === null).map((delivery) => sentEvent(input, delivery))
+        deliveries.filter((delivery) => delivery.status === 'sent').map((delivery) => sentEvent(input, delivery))
       );
     });
   }
-  return { sent: adapters.length, failed: deliveries.filter((delivery) => delivery.failureReason !== null).length };
+  return { sent: adapters.length, failed };
 }
 
 interface Delivery {
   channel: NotificationChannel;
   key: string;
   id: string;
+  status: 'sent' | 'failed';
   failureReason: string | null;
 }
 
@@ -108,9 +112,9 @@ async function recordDeliveries(
 ): Promise<void> {
   const createdAt = new Date();
   const rows = deliveries.map(
-    ({ channel, key, id, failureReason }) =>
+    ({ channel, key, id, status, failureReason }) =>
       Prisma.sql`(${id}::uuid, ${input.orderId}::uuid, ${input.customerId}::uuid, ${channel}, ${input.template},
-        ${title}, ${message}, ${failureReason === null ? 'sent' : 'failed'}, ${failureReason}, ${key}, ${createdAt})`
+        ${title}, ${message}, ${status}, ${failureReason}, ${key}, ${createdAt})`
   );
   await tx.$executeRaw`
     INSERT INTO notifications
