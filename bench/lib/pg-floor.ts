@@ -1,7 +1,9 @@
 // F-P, the database floor: raw node-postgres issuing the statements and transaction boundaries that one order's
-// checkout issues through Prisma, from POST /v1/orders until its workflow parks at FULFILLING (read from
-// src/api/idempotency.ts, src/orders/commands.ts and src/activities/*.ts). Same tables, indexes and outbox
-// trigger; outbox rows are written as already published so the relay leaves them alone. No Temporal, no Express.
+// checkout issued through Prisma at 6b4fb6e, from POST /v1/orders until its workflow parks at FULFILLING (read from
+// src/api/idempotency.ts, src/orders/commands.ts and src/activities/*.ts then). Kept as it was, a fixed reference
+// like F-T-naive: the service has since folded statements and transactions it measures against (bench/README.md).
+// Same tables, indexes and outbox trigger; outbox rows are written as already published so the relay leaves them
+// alone. No Temporal, no Express.
 import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
