@@ -64,15 +64,11 @@ export interface RunActivities {
  * Checkout's fenced database steps run as local activities with `local-checkout-steps`: one short transaction each,
  * fenced by the step's seq, so an attempt repeated after a lost workflow task is harmless, and run inside the workflow
  * task they cost no dispatch hops. The payment gateway, which can be slow and retries on its own terms, stays a regular
- * activity. holdStock joined them later (`local-hold-stock`): it runs in the order's first workflow task, and queries
- * and updates that arrive meanwhile wait for that one transaction. (Its refusal, OutOfStock, is read right: see
- * asActivityFailure.)
+ * activity. So does holdStock: a new order waits at PENDING behind it (where a cancellation may arrive); as a local
+ * activity it would run in the first workflow task, which stays open until it ends, and queries and updates of the
+ * order would wait for that. (Its refusal, OutOfStock, would now be read right: see asActivityFailure.)
  */
-function localSteps(changes: WorkflowChanges): ReadonlySet<string> {
-  const names: (keyof Activities)[] = ['createOrder', 'confirmOrder'];
-  if (changes.localHoldStock) names.push('holdStock');
-  return new Set(names);
-}
+const LOCAL_STEPS: ReadonlySet<string> = new Set(['createOrder', 'confirmOrder'] satisfies Array<keyof Activities>);
 
 /**
  * A local activity's failure reaches the workflow as the bare ApplicationFailure the activity threw: unlike a regular
@@ -90,12 +86,12 @@ function asActivityFailure(error: unknown, activityType: string): unknown {
 
 type Step = (...args: unknown[]) => Promise<unknown>;
 
-/** `regular`, except that the `local` steps go through `localProxy` (same timeout and retry policy). */
-function withLocalSteps(regular: ActivityProxy, localProxy: ActivityProxy, local: ReadonlySet<string>): ActivityProxy {
+/** `regular`, except that the local steps go through `local` (same timeout and retry policy). */
+function withLocalSteps(regular: ActivityProxy, local: ActivityProxy): ActivityProxy {
   return new Proxy(regular, {
     get: (target, name): unknown => {
-      if (typeof name !== 'string' || !local.has(name)) return target[name as keyof Activities];
-      const step = localProxy[name as keyof Activities] as Step;
+      if (typeof name !== 'string' || !LOCAL_STEPS.has(name)) return target[name as keyof Activities];
+      const step = local[name as keyof Activities] as Step;
       return (...args: unknown[]) =>
         step(...args).catch((error: unknown) => {
           throw asActivityFailure(error, name);
@@ -109,20 +105,17 @@ export function runActivities(changes: WorkflowChanges, compensationMaxAttempts:
   const stepTimeout = changes.shorterTimeouts ? '10s' : '30s';
   const boundedSteps = proxyActivities<Activities>({ startToCloseTimeout: stepTimeout, retry: boundedRetry });
   const unboundedSteps = changes.shorterTimeouts ? quickSteps : steps;
-  const local = localSteps(changes);
   return {
     unboundedSteps: changes.localCheckoutSteps
       ? withLocalSteps(
           unboundedSteps,
-          proxyLocalActivities<Activities>({ startToCloseTimeout: stepTimeout, retry: FORWARD_RETRY }),
-          local
+          proxyLocalActivities<Activities>({ startToCloseTimeout: stepTimeout, retry: FORWARD_RETRY })
         )
       : unboundedSteps,
     boundedSteps: changes.localCheckoutSteps
       ? withLocalSteps(
           boundedSteps,
-          proxyLocalActivities<Activities>({ startToCloseTimeout: stepTimeout, retry: boundedRetry }),
-          local
+          proxyLocalActivities<Activities>({ startToCloseTimeout: stepTimeout, retry: boundedRetry })
         )
       : boundedSteps,
     compensating: proxyActivities<Activities>({

@@ -44,48 +44,39 @@ export const WorkflowChange = {
    * recorded it took another path than this one.)
    */
   localCheckoutSteps: 'local-checkout-steps',
-  /**
-   * holdStock runs as a local activity too: a new order is created, holds its stock and asks for its authorization in
-   * its first workflow task, two dispatch hops fewer. Queries and updates arriving meanwhile wait for that task: the
-   * length of one short transaction.
-   */
-  localHoldStock: 'local-hold-stock',
 } as const;
 
 export type WorkflowChanges = Record<keyof typeof WorkflowChange, boolean>;
 
 /**
- * One marker standing for every change it covers: a run started since records it alone instead of one marker per
- * change (each also upserts the TemporalChangeVersion search attribute, a visibility write on the server). Newest
- * first: a run takes the first baseline it recorded, and a run recorded before any replays without one and decides
- * each change by its own marker. A baseline's list is closed: a later change gets a new baseline covering the older
- * one's changes and it (a new run records only the newest), or its own `patched()` call.
+ * One marker standing for every change listed here: a run started since records it alone instead of one marker per
+ * change (each also upserts the TemporalChangeVersion search attribute, a visibility write on the server). A run
+ * recorded before it replays without it and decides each change by its own marker. The list is closed: a later change
+ * gets its own `patched()` call, or a new baseline that covers this one and it.
  */
-const DECEMBER: (keyof WorkflowChanges)[] = [
-  'compensateAnyFailure',
-  'messagesNeverFail',
-  'paymentAfterMoneyMoved',
-  'queuedDispatchWins',
-  'restockNoticeKept',
-  'forwardStepsFlagged',
-  'honestAttention',
-  'shorterTimeouts',
-  'splitFulfilment',
-  'amendUntilDispatch',
-  'flagKeepsStepFence',
-  'localCheckoutSteps',
-];
-const BASELINES: readonly { id: string; covers: ReadonlySet<keyof WorkflowChanges> }[] = [
-  { id: 'baseline-2026-12-b', covers: new Set([...DECEMBER, 'localHoldStock']) },
-  { id: 'baseline-2026-12', covers: new Set(DECEMBER) },
-];
+const BASELINE = {
+  id: 'baseline-2026-12',
+  covers: new Set<keyof WorkflowChanges>([
+    'compensateAnyFailure',
+    'messagesNeverFail',
+    'paymentAfterMoneyMoved',
+    'queuedDispatchWins',
+    'restockNoticeKept',
+    'forwardStepsFlagged',
+    'honestAttention',
+    'shorterTimeouts',
+    'splitFulfilment',
+    'amendUntilDispatch',
+    'flagKeepsStepFence',
+    'localCheckoutSteps',
+  ]),
+};
 
 export function adoptedChanges(): WorkflowChanges {
-  // find() stops at the first baseline patched() confirms: a new run records that one marker and no older one.
-  const baseline = BASELINES.find(({ id }) => patched(id));
+  const baseline = patched(BASELINE.id);
   const adopted = {} as WorkflowChanges;
   for (const [name, id] of Object.entries(WorkflowChange) as [keyof WorkflowChanges, string][]) {
-    adopted[name] = baseline?.covers.has(name) || patched(id);
+    adopted[name] = (baseline && BASELINE.covers.has(name)) || patched(id);
   }
   return adopted;
 }
