@@ -28,6 +28,25 @@ export interface Observed {
 const DISPATCHED_SHIPMENT = new Set(['SHIPPED', 'IN_TRANSIT', 'DELIVERED', 'RETURNED']);
 const TERMINAL = new Set(['COMPLETED', 'CANCELLED']);
 
+/**
+ * Where an unbalanced product's units went: orders whose committed units of it differ from their line (the balance
+ * counts a captured order's lines as dispatched), or that committed units without a capture.
+ */
+async function unbalancedOrders(db: TestSystem['resources']['db'], productId: string): Promise<string> {
+  const rows = await db.$queryRaw<{ order_id: string; committed: bigint; ordered: bigint; captured: boolean }[]>`
+    SELECT r.order_id, sum(r.quantity)::bigint AS committed,
+      coalesce((SELECT i.quantity FROM order_items i WHERE i.order_id = r.order_id AND i.product_id = r.product_id), 0)::bigint AS ordered,
+      EXISTS (SELECT 1 FROM payments p WHERE p.order_id = r.order_id AND p.kind = 'CAPTURE' AND p.status = 'SUCCEEDED') AS captured
+    FROM reservations r WHERE r.product_id = ${productId}::uuid AND r.status = 'COMMITTED'
+    GROUP BY r.order_id, r.product_id`;
+  const odd = rows.filter((row) => !row.captured || row.committed !== row.ordered);
+  if (odd.length === 0) return '';
+  const described = odd.map(
+    (row) => `${row.order_id} committed ${row.committed}, ordered ${row.ordered}${row.captured ? '' : ', no capture'}`
+  );
+  return ` [${described.join('; ')}]`;
+}
+
 async function stock(system: TestSystem, observed: Observed): Promise<InvariantResult[]> {
   const db = system.resources.db;
   const products = [...observed.stockAdded.keys()];
@@ -48,7 +67,9 @@ async function stock(system: TestSystem, observed: Observed): Promise<InvariantR
       WHERE i.product_id = ${productId}::uuid AND r.status = 'RECEIVED' AND r.condition = 'resellable'`;
     const expected =
       observed.stockAdded.get(productId)! - Number(shipped?.dispatched ?? 0) + Number(returned?.restocked ?? 0);
-    if (onHand !== expected) balance.push(`${productId}: on hand ${onHand}, expected ${expected}`);
+    if (onHand !== expected) {
+      balance.push(`${productId}: on hand ${onHand}, expected ${expected}${await unbalancedOrders(db, productId)}`);
+    }
     const [reservations] = await db.$queryRaw<{ held: bigint }[]>`
       SELECT coalesce(sum(quantity), 0)::bigint AS held FROM reservations
       WHERE product_id = ${productId}::uuid AND status = 'HELD'`;
