@@ -9,6 +9,8 @@ export interface DbCounters {
   tup_deleted: number;
   tup_returned: number;
   tup_fetched: number;
+  /** Connections opened: each start-up runs a transaction of its own, counted as one commit. */
+  sessions: number;
 }
 
 export interface CountedDbCounters {
@@ -58,7 +60,7 @@ export class Monitor {
 
   async dbCounters(): Promise<CountedDbCounters> {
     const { rows } = await this.query<Record<keyof DbCounters, string>>(
-      `SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted, tup_returned, tup_fetched
+      `SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted, tup_returned, tup_fetched, sessions
        FROM pg_stat_database WHERE datname = $1`,
       [this.databaseName]
     );

@@ -69,15 +69,24 @@ function cpuTable(scenarios: ScenarioRecord[], idle: Idle): string[] {
 function dbTable(scenarios: ScenarioRecord[]): string[] {
   const measured = scenarios.filter((s) => s.dbPerItem);
   if (measured.length === 0) return [];
-  const d = [16, 5, 10, 10, 10, 10, 10];
+  const d = [16, 5, 10, 10, 10, 10, 10, 12];
   return [
     '',
     'PostgreSQL per order (pg_stat_database deltas; bench monitoring and driver polling subtracted)',
-    pad(['scenario', 'C', 'commits', 'rollbacks', 'inserted', 'updated', 'deleted'], d),
+    pad(['scenario', 'C', 'commits', 'rollbacks', 'inserted', 'updated', 'deleted', 'connections'], d),
     ...measured.map((s) => {
       const p = s.dbPerItem!;
       return pad(
-        [s.kind, s.concurrency, p.xact_commit, p.xact_rollback, p.tup_inserted, p.tup_updated, p.tup_deleted],
+        [
+          s.kind,
+          s.concurrency,
+          p.xact_commit,
+          p.xact_rollback,
+          p.tup_inserted,
+          p.tup_updated,
+          p.tup_deleted,
+          p.sessions,
+        ],
         d
       );
     }),

@@ -160,6 +160,7 @@ describe('bench CPU and database accounting', () => {
       tup_deleted: 0,
       tup_returned: 0,
       tup_fetched: 0,
+      sessions: 0,
     });
     const delta = dbDelta(
       { counters: counters(100), ownQueries: 5 },
