@@ -47,6 +47,77 @@ async function unbalancedOrders(db: TestSystem['resources']['db'], productId: st
   return ` [${described.join('; ')}]`;
 }
 
+interface StockChangeData {
+  warehouseId: string;
+  adjustmentType: string;
+  onHand: number;
+  orderId?: string;
+}
+
+/**
+ * The product's on hand as its recorded stock changes tell it: every change of on hand writes an InventoryAdjusted
+ * event in its own transaction, and the outbox numbers one product's events in commit order, so the events replay
+ * the product's on hand step by step. Each step is put to its cause: adjustments (compared with what the driver
+ * counted), restocked returns, and the units each order's dispatch took (compared with what the balance counts for
+ * it: its line if it has a capture, else nothing). Unlike the COMMITTED reservation rows, which a later hold of the
+ * same order and product takes over again, the events keep every commit; a move of on hand that no event records is
+ * reported too.
+ */
+async function stockAudit(
+  db: TestSystem['resources']['db'],
+  productId: string,
+  onHand: number,
+  counted: { added: number; returned: number }
+): Promise<string> {
+  const rows = await db.$queryRaw<{ data: StockChangeData }[]>`
+    SELECT envelope->'data' AS data FROM outbox
+    WHERE aggregate_id = ${productId} AND type = 'InventoryAdjusted' ORDER BY seq`;
+  const last = new Map<string, number>();
+  const taken = new Map<string, number>();
+  let added = 0;
+  let returned = 0;
+  let other = 0;
+  for (const { data } of rows) {
+    const change = data.onHand - (last.get(data.warehouseId) ?? 0);
+    last.set(data.warehouseId, data.onHand);
+    if (change === 0) continue;
+    if (data.adjustmentType === 'COMMITTED' && data.orderId) {
+      taken.set(data.orderId, (taken.get(data.orderId) ?? 0) - change);
+    } else if (data.adjustmentType === 'RESTOCKED' && data.orderId) returned += change;
+    else if (['RESTOCKED', 'ADJUSTED'].includes(data.adjustmentType) && !data.orderId) added += change;
+    else other += change;
+  }
+  const parts = [`adjustments +${added}${added === counted.added ? '' : ` (driver counted +${counted.added})`}`];
+  if (returned !== 0 || counted.returned !== 0) {
+    parts.push(
+      `returns restocked +${returned}${returned === counted.returned ? '' : ` (counted +${counted.returned})`}`
+    );
+  }
+  const orders = [...taken.keys()];
+  const lines =
+    orders.length === 0
+      ? []
+      : await db.$queryRaw<{ order_id: string; ordered: bigint; captured: boolean }[]>`
+          SELECT o.id AS order_id,
+            coalesce((SELECT sum(i.quantity) FROM order_items i WHERE i.order_id = o.id AND i.product_id = ${productId}::uuid), 0)::bigint AS ordered,
+            EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.kind = 'CAPTURE' AND p.status = 'SUCCEEDED') AS captured
+          FROM orders o WHERE o.id = ANY(${orders}::uuid[]) ORDER BY o.id`;
+  for (const line of lines) {
+    const units = taken.get(line.order_id)!;
+    const ordered = Number(line.ordered);
+    const dispatched = line.captured ? ordered : 0;
+    if (units !== dispatched) {
+      parts.push(
+        `${line.order_id} took ${units}, counted ${dispatched} (ordered ${ordered}${line.captured ? '' : ', no capture'})`
+      );
+    }
+  }
+  if (other !== 0) parts.push(`other recorded changes ${other}`);
+  const recorded = [...last.values()].reduce((sum, units) => sum + units, 0);
+  if (recorded !== onHand) parts.push(`on hand moved ${onHand - recorded} with no recorded change`);
+  return ` [recorded: ${parts.join('; ')}]`;
+}
+
 async function stock(system: TestSystem, observed: Observed): Promise<InvariantResult[]> {
   const db = system.resources.db;
   const products = [...observed.stockAdded.keys()];
@@ -68,7 +139,13 @@ async function stock(system: TestSystem, observed: Observed): Promise<InvariantR
     const expected =
       observed.stockAdded.get(productId)! - Number(shipped?.dispatched ?? 0) + Number(returned?.restocked ?? 0);
     if (onHand !== expected) {
-      balance.push(`${productId}: on hand ${onHand}, expected ${expected}${await unbalancedOrders(db, productId)}`);
+      const audit = await stockAudit(db, productId, onHand, {
+        added: observed.stockAdded.get(productId)!,
+        returned: Number(returned?.restocked ?? 0),
+      });
+      balance.push(
+        `${productId}: on hand ${onHand}, expected ${expected}${await unbalancedOrders(db, productId)}${audit}`
+      );
     }
     const [reservations] = await db.$queryRaw<{ held: bigint }[]>`
       SELECT coalesce(sum(quantity), 0)::bigint AS held FROM reservations
