@@ -20,6 +20,11 @@ export function amendmentRejected(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: OrderRejection.AmendmentRejected, message, nonRetryable: true });
 }
 
+/** A cancellation refused by the update's validator: never in the history, the caller gets `message`. */
+export function cancellationRejected(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: OrderRejection.CancellationRejected, message, nonRetryable: true });
+}
+
 export function failureType(error: unknown): string | undefined {
   if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure)
     return error.cause.type ?? undefined;

@@ -21,6 +21,7 @@ import {
   retryCompensationUpdate,
   shipmentUpdateSignal,
 } from './messages.js';
+import { amendmentRejected, cancellationRejected } from './failures.js';
 import { OrderProcess } from './order-process.js';
 
 /**
@@ -47,7 +48,7 @@ export async function OrderWorkflow(input: OrderWorkflowInput): Promise<OrderVie
   setHandler(amendOrderUpdate, (request) => shielded(() => amendments.amend(request)), {
     validator: (request: AmendOrderInput) => {
       const reason = amendments.refusal(request);
-      if (reason) throw new Error(reason);
+      if (reason) throw amendmentRejected(reason);
     },
   });
   setHandler(amendOrderSignal, async (request: AmendOrderInput) => {
@@ -65,7 +66,7 @@ export async function OrderWorkflow(input: OrderWorkflowInput): Promise<OrderVie
   setHandler(cancelOrderUpdate, (request) => shielded(() => cancellation.request(request)), {
     validator: (request: CancelOrderInput) => {
       const reason = cancellation.refusal(request);
-      if (reason) throw new Error(reason);
+      if (reason) throw cancellationRejected(reason);
     },
   });
   setHandler(cancelOrderSignal, async (request: CancelOrderInput) => {

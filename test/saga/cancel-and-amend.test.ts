@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_ORDER_TOTAL } from '../../src/domain/money.js';
 import type { Stage } from '../../src/domain/order.js';
@@ -207,6 +208,14 @@ describe('order saga - amendments', () => {
     await untilStage(system, orderId, 'SHIPPED');
     const refused = await amend(orderId, token, [{ productId: product.id, quantity: 2 }]);
     expect(refused.status).toBe(409);
+    // A Temporal client (a script, the Web UI) is refused by the validator under a stable failure type.
+    const direct = await handle(system, orderId)
+      .executeUpdate(amendOrderUpdate, {
+        args: [{ requestId: randomUUID(), items: [{ productId: product.id, quantity: 2 }] }],
+      })
+      .catch((error: unknown) => error);
+    expect(direct).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((direct as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'AmendmentRejected' });
     expect((await orderRow(system, orderId)).revision).toBe(1);
   });
 

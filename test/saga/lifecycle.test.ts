@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CancellationReason } from '../../src/domain/order.js';
 import { cancelOrderUpdate, getOrderQuery, shipmentUpdateSignal } from '../../src/workflows/messages.js';
 import type { TestSystem } from '../support/system.js';
 import { createProduct, eventually, http, orderBody, startSystem, stockOf } from '../support/system.js';
@@ -103,6 +105,17 @@ describe('order saga - outcomes', () => {
     });
     expect(refused.status).toBe(409);
     expect(refused.body.message).toMatch(/start a return/);
+    // A Temporal client (a script, the Web UI) is refused by the validator under a stable failure type.
+    const direct = await handle(system, orderId)
+      .executeUpdate(cancelOrderUpdate, {
+        args: [{ requestId: randomUUID(), reason: CancellationReason.CUSTOMER_REQUESTED }],
+      })
+      .catch((error: unknown) => error);
+    expect(direct).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((direct as WorkflowUpdateFailedError).cause).toMatchObject({
+      type: 'CancellationRejected',
+      message: expect.stringMatching(/start a return/) as string,
+    });
     expect((await handle(system, orderId).query(getOrderQuery)).stage).toBe('SHIPPED');
   });
 
