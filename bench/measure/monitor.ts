@@ -70,9 +70,16 @@ export class Monitor {
     return { counters, ownQueries: this.queries };
   }
 
-  async serverVersion(): Promise<string> {
-    const { rows } = await this.query<{ v: string }>(`SELECT current_setting('server_version') AS v`);
-    return rows[0]?.v ?? '?';
+  /**
+   * The server's version and the settings that move its per-commit cost: runs are comparable only on equal settings
+   * (with autovacuum off, the run's hot rows and the Temporal server's task tables bloat as it goes).
+   */
+  async serverSettings(): Promise<Record<string, string>> {
+    const { rows } = await this.query<{ name: string; setting: string }>(
+      `SELECT name, setting FROM pg_settings
+       WHERE name IN ('server_version', 'autovacuum', 'synchronous_commit', 'fsync', 'shared_buffers', 'max_connections')`
+    );
+    return Object.fromEntries(rows.map((row) => [row.name, row.setting]));
   }
 
   close(): Promise<void> {

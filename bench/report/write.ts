@@ -37,6 +37,7 @@ export async function report(world: World, measured: Measurements, loadAverageAt
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const file = join(bench.resultsDir, `${stamp}.json`);
   const plot = join(bench.resultsDir, `${stamp}-latency-throughput.svg`);
+  const postgres = await bench.monitor.serverSettings();
   const results = {
     runId: bench.runId,
     startedAt: startedAt(),
@@ -44,7 +45,7 @@ export async function report(world: World, measured: Measurements, loadAverageAt
     environment: {
       ...environment(ROOT, temporal.cli),
       temporalServer: { backend: temporal.backend, mode: temporal.mode, address: temporal.address },
-      postgres: await bench.monitor.serverVersion(),
+      postgres,
       natsServer: service.nats.info?.version ?? '?',
       loadAverageAtStart,
       loadAverageAtEnd: loadAverage(),
@@ -74,6 +75,11 @@ export async function report(world: World, measured: Measurements, loadAverageAt
       out.write(`${String(entry.percent).padStart(6)} %  ${String(entry.ms).padStart(7)} ms  ${entry.category}\n`);
     }
     out.write(`profile: ${bench.cpuProfile.file} (open in Chrome DevTools)\n`);
+  }
+  if (postgres['autovacuum'] === 'off') {
+    out.write(
+      '\nnote: PostgreSQL runs with autovacuum off: compare these figures only with runs on the same settings\n'
+    );
   }
   out.write(`\nraw results: ${file}\nplot: ${plot}\n${summaryLine(ratios)}\n`);
   if (temporal.logFile) rmSync(temporal.logFile, { force: true });
