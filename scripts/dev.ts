@@ -88,7 +88,7 @@ async function main() {
   const sweeper = startReservationSweeper(resources.db, config.RESERVATION_SWEEP_INTERVAL, logger);
   defer(() => sweeper.stop());
   // Like the worker and the relay processes: orders are taken without NATS, events flow once it answers.
-  const relay = startRelayWhenConnected(resources.db, resources.events, logger, {
+  const relay = startRelayWhenConnected(config.DATABASE_URL, resources.events, logger, {
     ...relayOptions(config),
     onPublish: (outcome, type) => metrics.outboxPublished.inc({ type, outcome }),
   });

@@ -103,7 +103,7 @@ export async function startService(setup: ServiceSetup, cleanup: Cleanup): Promi
   });
   runWorker('order worker', orderWorker, connection, cleanup);
 
-  const relay = createRelay(resources.db, js, logger, {
+  const relay = createRelay(config.DATABASE_URL, js, logger, {
     ...relayOptions(config),
   });
   cleanup.add('stop relay', () => relay.stop());

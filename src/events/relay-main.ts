@@ -13,7 +13,7 @@ runProcess('relay', async (config, logger) => {
   registerStateGauges(metrics, resources.db);
   const metricsServer = await serveMetrics(config, 'relay', metrics, logger);
   // Started, without NATS, it reports the gauges and waits; it publishes once NATS answers.
-  const relay = startRelayWhenConnected(resources.db, resources.events, logger, {
+  const relay = startRelayWhenConnected(config.DATABASE_URL, resources.events, logger, {
     ...relayOptions(config),
     onPublish: (outcome, type) => metrics.outboxPublished.inc({ type, outcome }),
   });

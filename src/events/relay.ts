@@ -2,9 +2,9 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import type { Db } from '../db/client.js';
 import type { NatsLink, Stoppable } from './nats.js';
-import { listenForOutboxInserts } from './outbox-listener.js';
+import type { RelayQuery, RelaySession } from './relay-session.js';
+import { openRelaySession } from './relay-session.js';
 import { currentTraceparent, inEventSpan, ORDER_ID_ATTRIBUTE } from '../tracing/spans.js';
 
 export interface RelayOptions {
@@ -12,16 +12,18 @@ export interface RelayOptions {
   /** How long an idle relay waits before looking again; with `listen`, only the fallback for missed wake-ups. */
   pollIntervalMs: number;
   /**
-   * LISTEN on this database for outbox inserts (the outbox trigger NOTIFYs at commit): the relay runs a batch as
-   * soon as events are committed instead of on its next poll.
+   * LISTEN for outbox inserts (the outbox trigger NOTIFYs at commit): the relay runs a batch as soon as events are
+   * committed instead of on its next poll. Off behind a transaction pooler, which does not keep a session's LISTEN.
    */
-  listen?: { databaseUrl: string; reconnectMs?: number };
+  listen?: boolean;
+  /** A listening relay whose connection was lost connects again after this long (default 1 s). */
+  reconnectMs?: number;
   /** Published rows older than this are deleted; the stream keeps its own copy. */
   retentionMs: number;
   /**
    * A batch stops publishing after this long and commits what went out. Publishing happens inside the claiming
-   * transaction (60 s timeout); if that transaction expired mid-batch, its advisory locks would be released while
-   * this relay was still publishing, and a second relay could overtake it on the same aggregate.
+   * transaction, whose advisory locks keep a second relay off the batch's aggregates: a batch bounded in time holds
+   * them, and its connection, for a bounded time.
    */
   publishBudgetMs?: number;
   /**
@@ -38,7 +40,7 @@ export function relayOptions(config: Config): Pick<RelayOptions, 'pollIntervalMs
   return {
     pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
     retentionMs: config.OUTBOX_RETENTION,
-    ...(config.OUTBOX_LISTEN === 'on' ? { listen: { databaseUrl: config.DATABASE_URL } } : {}),
+    listen: config.OUTBOX_LISTEN === 'on',
   };
 }
 
@@ -64,7 +66,8 @@ interface Refusal {
 }
 
 interface OutboxRow {
-  seq: bigint;
+  /** BIGINT, as `pg` returns it: a string, exact. */
+  seq: string;
   id: string;
   aggregate_id: string;
   subject: string;
@@ -111,7 +114,7 @@ function groupByAggregate(rows: readonly OutboxRow[]): Map<string, OutboxRow[]> 
  * 20261122000000_outbox_commit_order) takes that aggregate's lock and draws `seq` under it: without that, two
  * transactions for one product could commit out of `seq` order and the later event would be published first.
  */
-export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options: RelayOptions) {
+export function createRelay(databaseUrl: string, js: JetStreamClient, logger: Logger, options: RelayOptions) {
   const batchSize = options.batchSize ?? 200;
   const publishBudgetMs = options.publishBudgetMs ?? 20_000;
   const backoff = options.aggregateBackoff ?? { initialMs: 1_000, maxMs: 300_000 };
@@ -168,79 +171,93 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
     );
   }
 
+  // Opened on first use, not when started (publishBatch also runs on a relay never started); closed when stopped.
+  let session: RelaySession | undefined;
+  const sessionInUse = () =>
+    (session ??= openRelaySession(
+      databaseUrl,
+      logger,
+      options.listen
+        ? { onInsert: wake, ...(options.reconnectMs !== undefined ? { reconnectMs: options.reconnectMs } : {}) }
+        : {}
+    ));
+
   async function runBatch(): Promise<BatchResult> {
-    return db.$transaction(
-      async (tx) => {
-        const locked = await tx.$queryRaw<{ aggregate_id: string }[]>`
-          SELECT a.aggregate_id FROM (
-            SELECT aggregate_id, min(seq) AS first_seq FROM outbox
-            WHERE published_at IS NULL AND dead_lettered_at IS NULL
-            GROUP BY aggregate_id HAVING coalesce(max(next_attempt_at), '-infinity') <= now()
-            ORDER BY first_seq LIMIT ${batchSize}) a
-          WHERE pg_try_advisory_xact_lock(hashtextextended(a.aggregate_id, 0))`;
-        if (locked.length === 0) return { published: 0, failed: 0, transportDown: false, more: false };
-        // Read the rows in a second statement, i.e. a snapshot taken after the locks were granted: the first
-        // statement's snapshot may predate the commit of the relay that held a lock a moment ago, and would show
-        // its rows as unpublished, to be published a second time.
-        const rows = await tx.$queryRaw<OutboxRow[]>`
-          SELECT seq, id, aggregate_id, subject, type, envelope, headers FROM outbox
-          WHERE published_at IS NULL AND dead_lettered_at IS NULL AND aggregate_id = ANY(${locked.map((row) => row.aggregate_id)})
-          ORDER BY seq LIMIT ${batchSize}`;
-        const published: bigint[] = [];
-        const refusals: Refusal[] = [];
-        const deadline = Date.now() + publishBudgetMs;
-        let transportDown = false;
-        let outOfTime = false;
-        const publishAggregate = async (aggregateRows: readonly OutboxRow[]) => {
-          for (const row of aggregateRows) {
-            if (transportDown) return;
-            if (Date.now() > deadline) {
-              outOfTime = true;
-              return;
-            }
-            try {
-              await publishRow(row);
-              published.push(row.seq);
-              options.onPublish?.('published', row.type);
-            } catch (error) {
-              options.onPublish?.('failed', row.type);
-              // During an outage the relay as a whole backs off; the aggregate itself did nothing wrong.
-              const transport = isTransportFailure(error);
-              if (transport) transportDown = true;
-              refusals.push({ row, error, transport });
-              return;
-            }
+    return sessionInUse().transaction(async (query: RelayQuery) => {
+      const locked = await query<{ aggregate_id: string }>(
+        `SELECT a.aggregate_id FROM (
+             SELECT aggregate_id, min(seq) AS first_seq FROM outbox
+             WHERE published_at IS NULL AND dead_lettered_at IS NULL
+             GROUP BY aggregate_id HAVING coalesce(max(next_attempt_at), '-infinity') <= now()
+             ORDER BY first_seq LIMIT $1) a
+           WHERE pg_try_advisory_xact_lock(hashtextextended(a.aggregate_id, 0))`,
+        [batchSize]
+      );
+      if (locked.length === 0) return { published: 0, failed: 0, transportDown: false, more: false };
+      // Read the rows in a second statement, i.e. a snapshot taken after the locks were granted: the first
+      // statement's snapshot may predate the commit of the relay that held a lock a moment ago, and would show
+      // its rows as unpublished, to be published a second time.
+      const rows = await query<OutboxRow>(
+        `SELECT seq, id, aggregate_id, subject, type, envelope, headers FROM outbox
+           WHERE published_at IS NULL AND dead_lettered_at IS NULL AND aggregate_id = ANY($1::text[])
+           ORDER BY seq LIMIT $2`,
+        [locked.map((row) => row.aggregate_id), batchSize]
+      );
+      const published: string[] = [];
+      const refusals: Refusal[] = [];
+      const deadline = Date.now() + publishBudgetMs;
+      let transportDown = false;
+      let outOfTime = false;
+      const publishAggregate = async (aggregateRows: readonly OutboxRow[]) => {
+        for (const row of aggregateRows) {
+          if (transportDown) return;
+          if (Date.now() > deadline) {
+            outOfTime = true;
+            return;
           }
-        };
-        // The first aggregate alone, so that with NATS away one publish finds out rather than one per aggregate;
-        // then the others side by side (JetStream pipelines them on the one connection). Within an aggregate, rows
-        // go one after the other, and a refused row stops the rows behind it.
-        const [first, ...others] = groupByAggregate(rows).values();
-        if (first) await publishAggregate(first);
-        await Promise.all(others.map(publishAggregate));
-        for (const { row, error, transport } of refusals) {
-          const [updated] = await tx.$queryRaw<{ attempts: number }[]>`
-            UPDATE outbox SET attempts = attempts + 1, last_error = ${String(error)} WHERE seq = ${row.seq}
-            RETURNING attempts`;
-          const delayMs = transport ? 0 : aggregateRetryDelayMs(updated?.attempts ?? 1, backoff);
-          if (delayMs > 0) {
-            await tx.$executeRaw`
-              UPDATE outbox SET next_attempt_at = now() + make_interval(secs => ${delayMs / 1_000})
-              WHERE seq = ${row.seq}`;
+          try {
+            await publishRow(row);
+            published.push(row.seq);
+            options.onPublish?.('published', row.type);
+          } catch (error) {
+            options.onPublish?.('failed', row.type);
+            // During an outage the relay as a whole backs off; the aggregate itself did nothing wrong.
+            const transport = isTransportFailure(error);
+            if (transport) transportDown = true;
+            refusals.push({ row, error, transport });
+            return;
           }
-          logger.warn(
-            { eventId: row.id, aggregateId: row.aggregate_id, subject: row.subject, err: String(error), delayMs },
-            'publish failed; will retry'
-          );
         }
-        if (published.length > 0) {
-          await tx.$executeRaw`UPDATE outbox SET published_at = now() WHERE seq = ANY(${published})`;
+      };
+      // The first aggregate alone, so that with NATS away one publish finds out rather than one per aggregate;
+      // then the others side by side (JetStream pipelines them on the one connection). Within an aggregate, rows
+      // go one after the other, and a refused row stops the rows behind it.
+      const [first, ...others] = groupByAggregate(rows).values();
+      if (first) await publishAggregate(first);
+      await Promise.all(others.map(publishAggregate));
+      for (const { row, error, transport } of refusals) {
+        const [updated] = await query<{ attempts: number }>(
+          `UPDATE outbox SET attempts = attempts + 1, last_error = $1 WHERE seq = $2 RETURNING attempts`,
+          [String(error), row.seq]
+        );
+        const delayMs = transport ? 0 : aggregateRetryDelayMs(updated?.attempts ?? 1, backoff);
+        if (delayMs > 0) {
+          await query(`UPDATE outbox SET next_attempt_at = now() + make_interval(secs => $1) WHERE seq = $2`, [
+            delayMs / 1_000,
+            row.seq,
+          ]);
         }
-        const more = locked.length === batchSize || rows.length === batchSize || outOfTime;
-        return { published: published.length, failed: refusals.length, transportDown, more };
-      },
-      { timeout: 60_000 }
-    );
+        logger.warn(
+          { eventId: row.id, aggregateId: row.aggregate_id, subject: row.subject, err: String(error), delayMs },
+          'publish failed; will retry'
+        );
+      }
+      if (published.length > 0) {
+        await query(`UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])`, [published]);
+      }
+      const more = locked.length === batchSize || rows.length === batchSize || outOfTime;
+      return { published: published.length, failed: refusals.length, transportDown, more };
+    });
   }
 
   /** One pass, for tests and tools: how many events went out, or minus one more than that if any failed. */
@@ -253,7 +270,9 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
     if (Date.now() - lastPrune < 60_000) return;
     lastPrune = Date.now();
     const before = new Date(Date.now() - options.retentionMs);
-    await db.$executeRaw`DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ${before}`;
+    await sessionInUse().transaction((query) =>
+      query(`DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < $1`, [before])
+    );
   }
 
   async function loop(): Promise<void> {
@@ -290,15 +309,18 @@ export function createRelay(db: Db, js: JetStreamClient, logger: Logger, options
     start(): void {
       if (running) return;
       running = true;
-      const listener = options.listen
-        ? listenForOutboxInserts(options.listen.databaseUrl, logger, wake, options.listen.reconnectMs)
-        : undefined;
-      stopped = loop().finally(() => listener?.close());
+      // A listening relay listens from its start, not from its first batch.
+      sessionInUse();
+      stopped = loop();
     },
+    /** Stops the loop after its batch, then closes the relay's connection (also for a relay never started). */
     async stop(): Promise<void> {
       running = false;
       endWait?.();
       await stopped;
+      const closing = session;
+      session = undefined;
+      await closing?.close();
     },
     /** One pass, for tests and tools: how many events went out. */
     publishBatch,
@@ -311,9 +333,14 @@ export type Relay = ReturnType<typeof createRelay>;
  * The relay of a process: started once NATS answers (until then the outbox only fills, and nothing is lost); the
  * stop returned stops it, or cancels it if NATS never came.
  */
-export function startRelayWhenConnected(db: Db, events: NatsLink, logger: Logger, options: RelayOptions): Stoppable {
+export function startRelayWhenConnected(
+  databaseUrl: string,
+  events: NatsLink,
+  logger: Logger,
+  options: RelayOptions
+): Stoppable {
   return events.whenReady('outbox relay', ({ js }) => {
-    const relay = createRelay(db, js, logger, options);
+    const relay = createRelay(databaseUrl, js, logger, options);
     relay.start();
     logger.info('outbox relay running');
     return relay;

@@ -96,7 +96,7 @@ describe('outbox relay under faults', () => {
   }
 
   it('rides out a NATS outage longer than the duplicate window: nothing lost, nothing duplicated', async () => {
-    const relay = createRelay(scratch.db, js, logger, { pollIntervalMs: 50, retentionMs: 3_600_000 });
+    const relay = createRelay(scratch.url, js, logger, { pollIntervalMs: 50, retentionMs: 3_600_000 });
     relay.start();
     try {
       const aggregates: string[] = Array.from({ length: 4 }, () => randomUUID());
@@ -210,19 +210,21 @@ describe('outbox relay under faults', () => {
 
     it('re-publishes after the duplicate window, and the deduping consumer applies the event once', async () => {
       const { productId, eventId } = await externalRestockRow(5);
-      const crashed = createRelay(scratch.db, crashingAfterPublish(), logger, {
+      const crashed = createRelay(scratch.url, crashingAfterPublish(), logger, {
         pollIntervalMs: 50,
         retentionMs: 3_600_000,
       });
       expect(await crashed.publishBatch()).toBeLessThan(0);
+      await crashed.stop();
       expect(await scratch.db.outbox.findUniqueOrThrow({ where: { id: eventId } })).toMatchObject({
         publishedAt: null,
         attempts: 1,
       });
 
       await sleep(DUPLICATE_WINDOW_MS + 500);
-      const restarted = createRelay(scratch.db, js, logger, { pollIntervalMs: 50, retentionMs: 3_600_000 });
+      const restarted = createRelay(scratch.url, js, logger, { pollIntervalMs: 50, retentionMs: 3_600_000 });
       expect(await restarted.publishBatch()).toBeGreaterThan(0);
+      await restarted.stop();
       expect(await copiesOf(eventId)).toHaveLength(2);
 
       const inventory = await js.consumers.get(streamName('inventory', eventsEnv), INVENTORY_CONSUMER);
@@ -242,13 +244,15 @@ describe('outbox relay under faults', () => {
 
     it('re-publishes inside the duplicate window: JetStream drops the copy and the relay counts it published', async () => {
       const { eventId } = await externalRestockRow(3);
-      const crashed = createRelay(scratch.db, crashingAfterPublish(), logger, {
+      const crashed = createRelay(scratch.url, crashingAfterPublish(), logger, {
         pollIntervalMs: 50,
         retentionMs: 3_600_000,
       });
       await crashed.publishBatch();
-      const restarted = createRelay(scratch.db, js, logger, { pollIntervalMs: 50, retentionMs: 3_600_000 });
+      await crashed.stop();
+      const restarted = createRelay(scratch.url, js, logger, { pollIntervalMs: 50, retentionMs: 3_600_000 });
       expect(await restarted.publishBatch()).toBeGreaterThan(0);
+      await restarted.stop();
       expect((await scratch.db.outbox.findUniqueOrThrow({ where: { id: eventId } })).publishedAt).not.toBeNull();
       expect(await copiesOf(eventId)).toHaveLength(1);
     });
@@ -271,7 +275,7 @@ describe('outbox relay under faults', () => {
           };
         },
       });
-      return createRelay(scratch.db, counting, logger, { pollIntervalMs: 5, retentionMs: 3_600_000, batchSize: 7 });
+      return createRelay(scratch.url, counting, logger, { pollIntervalMs: 5, retentionMs: 3_600_000, batchSize: 7 });
     });
     const startedAt = Date.now();
     relays.forEach((relay) => relay.start());
@@ -319,25 +323,27 @@ describe('outbox relay under faults', () => {
     }
   });
 
-  it('is woken by the outbox commit (LISTEN/NOTIFY), also after its listening connection was killed', async () => {
+  it('is woken by the outbox commit (LISTEN/NOTIFY), also after its connection was killed', async () => {
     // Polling once an hour: an event that goes out during this test went out because its commit woke the relay.
-    const relay = createRelay(scratch.db, js, logger, {
+    const relay = createRelay(scratch.url, js, logger, {
       pollIntervalMs: 3_600_000,
       retentionMs: 3_600_000,
-      listen: { databaseUrl: scratch.url, reconnectMs: 100 },
+      listen: true,
+      reconnectMs: 100,
     });
     relay.start();
     try {
+      // The relay's one connection; that it listens shows in what follows: nothing else would wake it within the hour.
       const listening = () =>
         scratch.db.$queryRaw<{ pid: number }[]>`
           SELECT pid FROM pg_stat_activity
-          WHERE datname = current_database() AND application_name = 'orders-outbox-listener' AND query ILIKE 'LISTEN%'`;
-      await until(async () => ((await listening()).length === 1 ? true : undefined), 10_000, 'the relay to listen');
+          WHERE datname = current_database() AND application_name = 'orders-outbox-relay'`;
+      await until(async () => ((await listening()).length === 1 ? true : undefined), 10_000, 'the relay to connect');
       const [first, second] = [randomUUID(), randomUUID()];
       await write([first], 0, 3);
       await until(async () => ((await unpublished([first])) === 0 ? true : undefined), 10_000, 'the woken relay');
 
-      // The listener reconnects on its own, and events committed meanwhile are not left for the hourly poll.
+      // The relay reconnects on its own, and events committed meanwhile are not left for the hourly poll.
       const [{ pid }] = (await listening()) as [{ pid: number }];
       await scratch.db.$queryRaw`SELECT pg_terminate_backend(${pid}::int)`;
       await write([second], 0, 3);
@@ -355,7 +361,7 @@ describe('outbox relay under faults', () => {
   });
 
   it('publishes in commit order when two transactions for one aggregate commit out of insert order', async () => {
-    const relay = createRelay(scratch.db, js, logger, { pollIntervalMs: 10, retentionMs: 3_600_000 });
+    const relay = createRelay(scratch.url, js, logger, { pollIntervalMs: 10, retentionMs: 3_600_000 });
     relay.start();
     try {
       const aggregate = randomUUID();
@@ -390,7 +396,7 @@ describe('outbox relay under faults', () => {
     }
   });
   it('backs off only the aggregate whose event JetStream refuses; the others keep flowing', async () => {
-    const relay = createRelay(scratch.db, js, logger, {
+    const relay = createRelay(scratch.url, js, logger, {
       pollIntervalMs: 20,
       retentionMs: 3_600_000,
       aggregateBackoff: { initialMs: 3_600_000, maxMs: 3_600_000 },

@@ -178,7 +178,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
   const relay =
     options.relay === false
       ? undefined
-      : createRelay(resources.db, resources.js, logger, {
+      : createRelay(config.DATABASE_URL, resources.js, logger, {
           ...relayOptions(config),
           onPublish: (outcome, type) => metrics.outboxPublished.inc({ type, outcome }),
         });
