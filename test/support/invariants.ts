@@ -1,6 +1,10 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import proto from '@temporalio/proto';
+import { ROOT } from '../../scripts/lib/database.js';
 import { EVENT_CONTEXTS } from '../../src/config/config.js';
 import { orderWorkflowId, recoverWorkflowId } from '../../src/workflows/messages.js';
 import type { TestSystem } from './system.js';
@@ -225,7 +229,8 @@ async function statusOf(client: Client, workflowId: string): Promise<string | un
 async function whyWaiting(system: TestSystem, orderId: string): Promise<string> {
   const workflow = system.resources.temporal.workflow.getHandle(orderWorkflowId(orderId));
   const description = await workflow.describe();
-  const { events } = await workflow.fetchHistory();
+  const history = await workflow.fetchHistory();
+  const { events } = history;
   const last = (events ?? [])
     .slice(-3)
     .map(
@@ -233,6 +238,14 @@ async function whyWaiting(system: TestSystem, orderId: string): Promise<string> 
         `${String(event.eventId)}:${proto.temporal.api.enums.v1.EventType[event.eventType ?? 0]?.replace('EVENT_TYPE_', '') ?? '?'}`
     );
   const task = description.raw.pendingWorkflowTask;
+  // A workflow task failing again and again is most likely a replay that diverged: keep the history to replay it.
+  let saved = '';
+  if ((task?.attempt ?? 0) > 1) {
+    saved = join(ROOT, '.data', `stuck-${workflow.workflowId}.json`);
+    mkdirSync(dirname(saved), { recursive: true });
+    writeFileSync(saved, historyToJSON(history));
+    saved = `; history: ${relative(ROOT, saved)}`;
+  }
   const activities = (description.raw.pendingActivities ?? []).map(
     (activity) =>
       `${activity.activityType?.name ?? '?'} attempt ${activity.attempt ?? 0}` +
@@ -241,7 +254,7 @@ async function whyWaiting(system: TestSystem, orderId: string): Promise<string> 
   const shipments = await system.resources.db.shipment.findMany({ where: { orderId }, select: { status: true } });
   return (
     ` [activities: ${activities.join(', ') || 'none'}; shipments: ${shipments.map((s) => s.status).join(', ') || 'none'}` +
-    `; workflow task: ${task ? `attempt ${task.attempt ?? 0}` : 'none'}; last events: ${last.join(' ')}]`
+    `; workflow task: ${task ? `attempt ${task.attempt ?? 0}` : 'none'}; last events: ${last.join(' ')}${saved}]`
   );
 }
 
