@@ -10,6 +10,7 @@ import type { Address, PaymentDetails } from '../domain/order.js';
 import { CancellationReason, orderTotal, SETTLED_STAGES, Stage } from '../domain/order.js';
 import type { Principal } from '../domain/principal.js';
 import { canSeeCustomer } from '../domain/principal.js';
+import { shipmentStatusOf } from '../domain/shipment.js';
 import { ORDER_ID_ATTRIBUTE } from '../tracing/spans.js';
 import type { OrderWorkflowInput, ShipmentUpdateStatus } from '../workflows/messages.js';
 import type { CancelOrderInput } from '../workflows/messages.js';
@@ -268,18 +269,27 @@ export class OrderCommands {
     }
   }
 
-  /** A carrier update: the order's workflow decides what it means (dispatch, delivery, trouble). */
+  /**
+   * A carrier update: the order's workflow decides what it means (dispatch, delivery, trouble). Once the workflow is
+   * closed, an update the shipment already shows changes nothing and is answered as such (`accepted: false`): it is
+   * a PUT, and the usual way to get one is a retry whose first attempt delivered the order's last parcel and lost
+   * its answer. Any other update to a finished order is a conflict.
+   */
   async reportShipmentStatus(shipmentId: string, status: ShipmentUpdateStatus, eventId: string) {
     const shipment = await this.db.shipment.findUnique({ where: { id: shipmentId } });
     if (!shipment) throw new ShipmentNotFoundError(shipmentId);
+    const answer = { shipmentId, orderId: shipment.orderId, status };
     try {
       await this.temporal.workflow
         .getHandle(orderWorkflowId(shipment.orderId))
         .signal(shipmentUpdateSignal, { eventId, status, shipmentId });
     } catch (error) {
-      if (error instanceof WorkflowNotFoundError) throw new OrderFinishedError(shipment.orderId);
-      throw error;
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+      // Read again: the row found above may predate the update that closed the order.
+      const now = await this.db.shipment.findUnique({ where: { id: shipmentId }, select: { status: true } });
+      if (now?.status === shipmentStatusOf(status)) return { ...answer, accepted: false };
+      throw new OrderFinishedError(shipment.orderId);
     }
-    return { shipmentId, orderId: shipment.orderId, status, accepted: true };
+    return { ...answer, accepted: true };
   }
 }

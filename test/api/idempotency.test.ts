@@ -240,6 +240,42 @@ describe('Idempotency-Key (Stripe semantics)', () => {
     expect(await authorizations()).toBe(1);
   });
 
+  it('answers a carrier update retried after its first attempt completed the order and lost the answer', async () => {
+    const product = await createProduct(system, 10);
+    const who = await customer();
+    const placed = await api<Order>(system, 'POST', '/v1/orders', keyedOrder(who, product.id));
+    const shipmentId = await eventually(async () => {
+      const { body } = await api<Order & { shipment?: { shipmentId: string } }>(
+        system,
+        'GET',
+        `/v1/orders/${placed.body.orderId}`,
+        { token: who.token }
+      );
+      return body.stage === 'FULFILLING' ? body.shipment?.shipmentId : undefined;
+    });
+    const update = (status: string, idempotencyKey: string) =>
+      api(system, 'PUT', `/v1/shipments/${shipmentId}/status`, {
+        token: system.tokens.service,
+        body: { status },
+        headers: { 'idempotency-key': idempotencyKey },
+      });
+    expect((await update('shipped', key())).status).toBe(200);
+    const delivery = key();
+    expect(await update('delivered', delivery)).toMatchObject({ status: 200, body: { accepted: true } });
+    const handle = system.resources.temporal.workflow.getHandle(`order-${placed.body.orderId}`);
+    await eventually(async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined));
+
+    // What an API killed after the signal (its key taken over later) or a 503 after it leaves: no stored answer.
+    await system.resources.db.idempotencyKey.deleteMany({ where: { key: delivery } });
+    const retry = await update('delivered', delivery);
+    expect(retry).toMatchObject({ status: 200, body: { shipmentId, status: 'delivered', accepted: false } });
+    expect(await stockOf(system, product.id)).toEqual({ onHand: 9, reserved: 0, available: 9 });
+    const captures = await system.resources.db.payment.findMany({
+      where: { orderId: placed.body.orderId, kind: 'CAPTURE', status: 'SUCCEEDED' },
+    });
+    expect(captures.map((capture) => capture.amount)).toEqual([1000n]);
+  });
+
   it.each([
     [
       'POST /v1/inventory',

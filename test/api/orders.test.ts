@@ -463,7 +463,7 @@ describe('orders over HTTP', () => {
       });
       expect(expectProblem(tooLate, 409, 'ORDER_NOT_CANCELLABLE').detail).toContain('start a return');
 
-      // Delivered: once the workflow is closed, the answers are still clean 409s.
+      // Delivered: once the workflow is closed, a change is a clean 409.
       await api(system, 'PUT', `/v1/shipments/${shipmentId}/status`, {
         token: system.tokens.service,
         body: { status: 'delivered' },
@@ -478,7 +478,7 @@ describe('orders over HTTP', () => {
       expectProblem(
         await api(system, 'PUT', `/v1/shipments/${shipmentId}/status`, {
           token: system.tokens.service,
-          body: { status: 'delivered' },
+          body: { status: 'shipped' },
         }),
         409,
         'CONFLICT'

@@ -37,10 +37,17 @@ export function fulfilmentRoutes(routes: RouteEnv, commands: OrderCommands, db: 
     responses: {
       200: {
         description: 'Delivered to the order',
-        schema: z.object({ shipmentId: Uuid, orderId: Uuid, status: z.string(), accepted: z.boolean() }),
+        schema: z.object({
+          shipmentId: Uuid,
+          orderId: Uuid,
+          status: z.string(),
+          accepted: z
+            .boolean()
+            .describe('false: the order had finished and the shipment already showed this status, nothing changed'),
+        }),
       },
       404: { description: 'Unknown shipment', schema: Problem },
-      409: { description: 'The order is finished', schema: Problem },
+      409: { description: 'The order is finished and the shipment shows another status', schema: Problem },
     },
     async handle({ params, body }, req, res) {
       res.json(await commands.reportShipmentStatus(params.shipmentId, body.status, req.operationId!));
