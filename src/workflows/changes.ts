@@ -44,39 +44,47 @@ export const WorkflowChange = {
    * recorded it took another path than this one.)
    */
   localCheckoutSteps: 'local-checkout-steps',
+  /**
+   * The order is created under the saga's lock, taken before any message handler is registered: an amendment that
+   * arrived with the start (or while createOrder ran) used to run beside it, its step fenced out by the missing row
+   * or its pricing resolved in the same activation as createOrder on replay, in another command order.
+   */
+  createOrderLocked: 'create-order-locked',
 } as const;
 
 export type WorkflowChanges = Record<keyof typeof WorkflowChange, boolean>;
 
 /**
- * One marker standing for every change listed here: a run started since records it alone instead of one marker per
- * change (each also upserts the TemporalChangeVersion search attribute, a visibility write on the server). A run
- * recorded before it replays without it and decides each change by its own marker. The list is closed: a later change
- * gets its own `patched()` call, or a new baseline that covers this one and it.
+ * One marker standing for every change a baseline lists: a run started since records the newest baseline's alone
+ * instead of one marker per change (each also upserts the TemporalChangeVersion search attribute, a visibility write
+ * on the server). A run recorded before a baseline replays without its marker and decides by an older baseline's, or
+ * by each change's own marker. Each list is closed: a later change gets a new baseline, first here, that covers the
+ * previous one's list and it.
  */
-const BASELINE = {
-  id: 'baseline-2026-12',
-  covers: new Set<keyof WorkflowChanges>([
-    'compensateAnyFailure',
-    'messagesNeverFail',
-    'paymentAfterMoneyMoved',
-    'queuedDispatchWins',
-    'restockNoticeKept',
-    'forwardStepsFlagged',
-    'honestAttention',
-    'shorterTimeouts',
-    'splitFulfilment',
-    'amendUntilDispatch',
-    'flagKeepsStepFence',
-    'localCheckoutSteps',
-  ]),
-};
+const DECEMBER: (keyof WorkflowChanges)[] = [
+  'compensateAnyFailure',
+  'messagesNeverFail',
+  'paymentAfterMoneyMoved',
+  'queuedDispatchWins',
+  'restockNoticeKept',
+  'forwardStepsFlagged',
+  'honestAttention',
+  'shorterTimeouts',
+  'splitFulfilment',
+  'amendUntilDispatch',
+  'flagKeepsStepFence',
+  'localCheckoutSteps',
+];
+const BASELINES: { id: string; covers: ReadonlySet<keyof WorkflowChanges> }[] = [
+  { id: 'baseline-2026-12-b', covers: new Set([...DECEMBER, 'createOrderLocked']) },
+  { id: 'baseline-2026-12', covers: new Set(DECEMBER) },
+];
 
 export function adoptedChanges(): WorkflowChanges {
-  const baseline = patched(BASELINE.id);
+  const baseline = BASELINES.find(({ id }) => patched(id));
   const adopted = {} as WorkflowChanges;
   for (const [name, id] of Object.entries(WorkflowChange) as [keyof WorkflowChanges, string][]) {
-    adopted[name] = (baseline && BASELINE.covers.has(name)) || patched(id);
+    adopted[name] = baseline?.covers.has(name) || patched(id);
   }
   return adopted;
 }

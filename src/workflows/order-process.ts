@@ -54,21 +54,17 @@ export class OrderProcess {
     this.amendments = new Amendments(this.record, this.payments, this.cancellation, this.carrier, this.parcels);
   }
 
-  /** The checkout saga, read top to bottom. */
-  async run(): Promise<OrderView> {
-    const order = {
-      orderId: this.input.orderId,
-      customerId: this.input.customerId,
-      lines: this.input.lines,
-      currency: this.input.currency,
-      shippingAddress: this.input.shippingAddress,
-      ...(this.input.billingAddress ? { billingAddress: this.input.billingAddress } : {}),
-      paymentMethod: this.input.payment.method,
-      ...(this.input.subscriptionId ? { subscriptionId: this.input.subscriptionId } : {}),
-      ...this.record.cause(),
-    };
-    await this.record.forward('createOrder', (a) => a.createOrder(order));
-    publishProgress(this.state);
+  /**
+   * Records the order under the saga's lock. Called before any message handler is registered, so an amendment or
+   * cancellation that arrived with the start waits for the order to exist (`create-order-locked`).
+   */
+  createLocked(): Promise<void> {
+    return this.record.lock.runExclusive(() => this.createOrder());
+  }
+
+  /** The checkout saga, read top to bottom; `created` when the order was already being recorded under the lock. */
+  async run(created?: Promise<void>): Promise<OrderView> {
+    await (created ?? this.createOrder());
     try {
       await this.reserveInventory();
       await this.authorizePayment();
@@ -90,6 +86,22 @@ export class OrderProcess {
       else throw error;
     }
     return this.record.view();
+  }
+
+  private async createOrder(): Promise<void> {
+    const order = {
+      orderId: this.input.orderId,
+      customerId: this.input.customerId,
+      lines: this.input.lines,
+      currency: this.input.currency,
+      shippingAddress: this.input.shippingAddress,
+      ...(this.input.billingAddress ? { billingAddress: this.input.billingAddress } : {}),
+      paymentMethod: this.input.payment.method,
+      ...(this.input.subscriptionId ? { subscriptionId: this.input.subscriptionId } : {}),
+      ...this.record.cause(),
+    };
+    await this.record.forward('createOrder', (a) => a.createOrder(order));
+    publishProgress(this.state);
   }
 
   /**

@@ -37,6 +37,8 @@ export async function OrderWorkflow(input: OrderWorkflowInput): Promise<OrderVie
   // cancellation request that the main flow honours at its next step boundary, like the cancelOrder update.
   const shielded = <T>(work: () => Promise<T>): Promise<T> =>
     changes.compensateAnyFailure ? CancellationScope.nonCancellable(work) : work();
+  // Taken before the handlers below are registered: registering one runs it at once on messages already buffered.
+  const created = changes.createOrderLocked ? shielded(() => order.createLocked()) : undefined;
 
   setHandler(getOrderQuery, () => record.view());
   // Issues no command, so old runs replay unchanged; every stage it waits for is set once its row is committed.
@@ -84,7 +86,7 @@ export async function OrderWorkflow(input: OrderWorkflowInput): Promise<OrderVie
   });
 
   if (!changes.compensateAnyFailure) {
-    const result = await order.run();
+    const result = await order.run(created);
     // Callers of amend/cancel updates still waiting get their answer before the run closes.
     await condition(allHandlersFinished);
     return result;
@@ -95,7 +97,7 @@ export async function OrderWorkflow(input: OrderWorkflowInput): Promise<OrderVie
     cancellation.workflowCancelRequested();
   });
   const result = await CancellationScope.nonCancellable(async () => {
-    const view = await order.run();
+    const view = await order.run(created);
     await condition(allHandlersFinished);
     return view;
   });

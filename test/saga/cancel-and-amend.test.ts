@@ -10,7 +10,7 @@ import {
   shipmentUpdateSignal,
 } from '../../src/workflows/messages.js';
 import type { ActivityMap, TestSystem } from '../support/system.js';
-import { createProduct, eventually, http, startSystem, stockOf } from '../support/system.js';
+import { createProduct, eventually, http, orderBody, startSystem, stockOf } from '../support/system.js';
 import { expectReplays, gate, handle, openAuthorizations, orderRow, placeOrder, untilStage } from './support.js';
 
 /** For each stage, the activity that runs right after the order reaches it: holding it keeps the order there. */
@@ -196,6 +196,48 @@ describe('order saga - amendments', () => {
       expect(await stockOf(amendable, product.id)).toMatchObject({ reserved: 3 });
     } finally {
       held.open();
+      await amendable.stop();
+    }
+  });
+
+  it('applies an amendment that arrives while the order is being created once the order exists', async () => {
+    const creating = gate('createOrder');
+    const amendable = await startSystem({ activities: creating.wrap });
+    try {
+      const product = await createProduct(amendable, 10, 1000);
+      const customerId = randomUUID();
+      const placed = await http(amendable, 'POST', '/v1/orders', {
+        token: await amendable.tokens.customer(customerId),
+        body: orderBody(customerId, [{ productId: product.id, quantity: 1 }]),
+      });
+      expect(placed.status).toBe(202);
+      const orderId = placed.body.orderId as string;
+      await creating.reached;
+      const workflow = handle(amendable, orderId);
+      await workflow.signal(amendOrderSignal, {
+        requestId: 'while-creating',
+        items: [{ productId: product.id, quantity: 2 }],
+      });
+      // Held until the worker has taken the signal in a workflow task of its own (a heartbeat of the one running
+      // createOrder): the amendment's handler has run while the order was still being created.
+      await eventually(async () => {
+        const events = (await workflow.fetchHistory()).events ?? [];
+        const signalled = events.findIndex((event) => event.workflowExecutionSignaledEventAttributes);
+        const taken = events.findIndex((event, i) => i > signalled && event.workflowTaskCompletedEventAttributes);
+        return signalled >= 0 && taken >= 0 ? true : undefined;
+      }, 60_000);
+      creating.open();
+
+      await untilStage(amendable, orderId, 'FULFILLING');
+      const row = await orderRow(amendable, orderId);
+      expect(row).toMatchObject({ revision: 2, totalAmount: 2000n });
+      expect(await stockOf(amendable, product.id)).toEqual({ onHand: 10, reserved: 2, available: 8 });
+      const authorizations = row.payments.filter((p) => p.kind === 'AUTHORIZATION' && p.status === 'SUCCEEDED');
+      expect(authorizations.map((p) => p.amount)).toEqual([2000n]);
+      expect((await workflow.query(getOrderQuery)).rejectedRequests).toEqual([]);
+      await expectReplays(amendable, orderId, 'amended-while-being-created');
+    } finally {
+      creating.open();
       await amendable.stop();
     }
   });
