@@ -12,7 +12,6 @@ import type { OrderRecord } from './order-record.js';
 import { REMEMBERED } from './order-record.js';
 import type { Parcels } from './parcels.js';
 import type { PaymentAuthorization } from './payment-authorization.js';
-import { publishProgress } from './progress.js';
 
 /**
  * Amendments (new items, a new shipping address): validated, priced from the catalog, then applied under the lock
@@ -153,7 +152,7 @@ export class Amendments {
       // Split fulfilment: the same parcels, but each parcel's share follows a total the catalog re-priced.
       else if (order.changes.splitFulfilment) this.parcels.reshare();
     }
-    publishProgress(state);
+    order.showProgress();
   }
 
   /**

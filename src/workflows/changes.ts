@@ -50,6 +50,11 @@ export const WorkflowChange = {
    * or its pricing resolved in the same activation as createOrder on replay, in another command order.
    */
   createOrderLocked: 'create-order-locked',
+  /**
+   * Only the search attributes that changed are upserted, and nothing when none did (the first upsert, after
+   * createOrder, repeated what the run started with): one visibility write fewer per order, smaller ones after.
+   */
+  upsertChangesOnly: 'upsert-changes-only',
 } as const;
 
 export type WorkflowChanges = Record<keyof typeof WorkflowChange, boolean>;
@@ -76,7 +81,7 @@ const DECEMBER: (keyof WorkflowChanges)[] = [
   'localCheckoutSteps',
 ];
 const BASELINES: { id: string; covers: ReadonlySet<keyof WorkflowChanges> }[] = [
-  { id: 'baseline-2026-12-b', covers: new Set([...DECEMBER, 'createOrderLocked']) },
+  { id: 'baseline-2026-12-b', covers: new Set([...DECEMBER, 'createOrderLocked', 'upsertChangesOnly']) },
   { id: 'baseline-2026-12', covers: new Set(DECEMBER) },
 ];
 

@@ -16,7 +16,6 @@ import { OperatorWait } from './operator-wait.js';
 import { OrderRecord } from './order-record.js';
 import { Parcels } from './parcels.js';
 import { PaymentAuthorization } from './payment-authorization.js';
-import { publishProgress } from './progress.js';
 import { Saga } from './saga.js';
 
 const PAYMENT_ACTIVITIES = new Set(['authorizePayment', 'capturePayment', 'voidPayment', 'refundPayment']);
@@ -101,7 +100,7 @@ export class OrderProcess {
       ...this.record.cause(),
     };
     await this.record.forward('createOrder', (a) => a.createOrder(order));
-    publishProgress(this.state);
+    this.record.showProgress();
   }
 
   /**

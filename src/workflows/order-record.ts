@@ -112,10 +112,15 @@ export class OrderRecord {
     this.setStage(stage);
   }
 
+  /** The order's search attributes and details in the Web UI, after a change to the state. */
+  showProgress(): void {
+    publishProgress(this.state, this.changes.upsertChangesOnly);
+  }
+
   setStage(stage: Stage): void {
     this.state.stage = stage;
     this.state.status = statusOf(stage);
-    publishProgress(this.state);
+    this.showProgress();
   }
 
   async flagAttention(reason: string, pendingStep = false): Promise<void> {
@@ -127,14 +132,14 @@ export class OrderRecord {
     await this.activities.unboundedSteps.setNeedsAttention({ ...numbered, needsAttention: true, reason });
     this.state.needsAttention = true;
     this.state.attentionReason = reason;
-    publishProgress(this.state);
+    this.showProgress();
   }
 
   async clearAttention(): Promise<void> {
     await this.activities.unboundedSteps.setNeedsAttention({ ...this.next(), needsAttention: false });
     this.state.needsAttention = false;
     this.state.attentionReason = undefined;
-    publishProgress(this.state);
+    this.showProgress();
   }
 
   async notifyCustomer(template: 'order-confirmed' | 'order-cancelled' | 'order-shipped' | 'order-delivered') {

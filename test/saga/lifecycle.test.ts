@@ -42,6 +42,37 @@ describe('order saga - outcomes', () => {
     await expectReplays(system, orderId, 'completed');
   });
 
+  it('upserts each search attribute when it changes and only then: every stage, nothing repeated', async () => {
+    const product = await createProduct(system, 5, 2500);
+    const { orderId } = await placeOrder(system, [{ productId: product.id, quantity: 1 }]);
+    await untilStage(system, orderId, 'FULFILLING');
+    for (const status of ['shipped', 'delivered'] as const) {
+      await handle(system, orderId).signal(shipmentUpdateSignal, { eventId: randomUUID(), status });
+    }
+    await untilStage(system, orderId, 'COMPLETED');
+
+    const decode = (fields: Record<string, proto.temporal.api.common.v1.IPayload> | null | undefined) =>
+      Object.entries(fields ?? {}).map(([key, payload]) => [key, JSON.parse(Buffer.from(payload.data!).toString())]);
+    const events = (await handle(system, orderId).fetchHistory()).events ?? [];
+    const current = new Map(
+      decode(events[0]!.workflowExecutionStartedEventAttributes?.searchAttributes?.indexedFields) as [string, unknown][]
+    );
+    expect(Object.fromEntries(current)).toMatchObject({ OrderStage: 'PENDING', NeedsAttention: false });
+    const stages: unknown[] = [];
+    for (const event of events) {
+      const upserted = event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
+      if (!upserted) continue;
+      for (const [key, value] of decode(upserted) as [string, unknown][]) {
+        if (key === 'TemporalChangeVersion') continue;
+        expect(value, `${key} upserted again unchanged`).not.toEqual(current.get(key));
+        current.set(key, value);
+        if (key === 'OrderStage') stages.push(value);
+      }
+    }
+    expect(stages).toEqual(DELIVERED_STAGES.slice(1));
+    expect(Object.fromEntries(current)).toMatchObject({ OrderStage: 'COMPLETED', OrderTotal: 2500 });
+  });
+
   it('starts the saga and waits for its outcome in one call with Prefer: wait (Update-with-Start), and replays it', async () => {
     const product = await createProduct(system, 5, 2500);
     const customerId = randomUUID();
