@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import type { Db } from '../db/client.js';
 import { fencedStep } from '../events/fenced-step.js';
 import type { OutboxWriter } from '../events/outbox.js';
@@ -21,7 +22,7 @@ export interface ActivityDeps {
 /** All activities of the saga, one group per bounded context, wired to their dependencies. */
 export function createActivities(deps: ActivityDeps) {
   const channels = deps.channels ?? [recordingAdapter('email'), recordingAdapter('sms'), recordingAdapter('push')];
-  const step = fencedStep(deps.db, deps.outbox);
+  const step = fencedStep(deps.db, deps.outbox, () => Context.current().info.activityType);
   return {
     ...createOrderActivities(deps.db, deps.outbox, step),
     ...createInventoryActivities(step),

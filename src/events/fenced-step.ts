@@ -6,11 +6,15 @@ import type { OutboxWriter } from './outbox.js';
 /**
  * Claims the order's step sequence: the step applies only if it is newer than the last one applied to the order,
  * so a retried attempt of a step that already committed, or a late attempt overtaken by a later step, changes
- * nothing. Returns false when the step is stale or already applied.
+ * nothing. A different step (`key`) under the number last applied applies too: that number's first holder was a local
+ * activity whose workflow task was lost after it committed, and the retried task gave the number to a step of a
+ * message handled first, which has not run. A key of NULL (applied before keys were kept) counts as the same step.
+ * Returns false when the step is stale or already applied.
  */
-async function claimStep(tx: Tx, orderId: string, seq: number): Promise<boolean> {
+async function claimStep(tx: Tx, orderId: string, seq: number, key: string): Promise<boolean> {
   const claimed = await tx.$executeRaw`
-    UPDATE orders SET step_seq = ${seq}, updated_at = now() WHERE id = ${orderId}::uuid AND step_seq < ${seq}`;
+    UPDATE orders SET step_seq = ${seq}, step_key = ${key}, updated_at = now()
+    WHERE id = ${orderId}::uuid AND (step_seq < ${seq} OR (step_seq = ${seq} AND step_key <> ${key}))`;
   return claimed === 1;
 }
 
@@ -40,10 +44,11 @@ export interface FencedStep {
 
 /**
  * The one way a state-changing activity touches the database: in one transaction, claim the step, run the work
- * and append its events to the outbox. A stale or repeated step runs no work and publishes nothing.
+ * and append its events to the outbox. A stale or repeated step runs no work and publishes nothing. `stepKey` names
+ * the step being run (the activity's type).
  */
-export function fencedStep(db: Db, outbox: OutboxWriter): FencedStep {
-  return fenced(db, outbox, (tx, input: StepInput) => claimStep(tx, input.orderId, input.seq));
+export function fencedStep(db: Db, outbox: OutboxWriter, stepKey: () => string): FencedStep {
+  return fenced(db, outbox, (tx, input: StepInput) => claimStep(tx, input.orderId, input.seq, stepKey()));
 }
 
 export interface FencedReturnStep {

@@ -1,3 +1,4 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { releaseExpiredReservations } from '../../src/inventory/sweep.js';
@@ -27,6 +28,10 @@ describe('order saga - the reservation sweeper racing a step', () => {
     payment.open();
     await system?.stop();
   });
+
+  /** Runs an activity as the worker would, in an activity context (its steps are fenced under its type). */
+  const inActivity = <T>(activityType: string, run: () => Promise<T>): Promise<T> =>
+    new MockActivityEnvironment({ activityType }).run(run);
 
   /** Backends of this test's database waiting for a row lock. */
   async function lockWaiters(): Promise<number> {
@@ -78,7 +83,7 @@ describe('order saga - the reservation sweeper racing a step', () => {
     const product = await createProduct(system, 5);
     const orderId = await orderWithLapsedHold(product.id);
     const outcome = await raceWithSweep(product.id, () =>
-      activities.confirmOrder({ orderId, seq: 1_000, causationId: 'sweeper-race' })
+      inActivity('confirmOrder', () => activities.confirmOrder({ orderId, seq: 1_000, causationId: 'sweeper-race' }))
     );
     expect(outcome).toEqual({ swept: 1, step: 'ReservationExpired' });
     const row = await system.resources.db.order.findUniqueOrThrow({ where: { id: orderId } });
@@ -94,7 +99,9 @@ describe('order saga - the reservation sweeper racing a step', () => {
     // The second order's hold does not lapse (as if it had been confirmed).
     await system.resources.db.reservation.updateMany({ where: { orderId: kept }, data: { expiresAt: null } });
     const outcome = await raceWithSweep(product.id, () =>
-      activities.releaseStock({ orderId: lapsed, seq: 1_000, causationId: 'sweeper-race' })
+      inActivity('releaseStock', () =>
+        activities.releaseStock({ orderId: lapsed, seq: 1_000, causationId: 'sweeper-race' })
+      )
     );
     expect(outcome).toEqual({ swept: 1, step: 'succeeded' });
     expect(await stockOf(system, product.id)).toEqual({ onHand: 5, reserved: 2, available: 3 });
