@@ -43,9 +43,9 @@ describe('step fence', () => {
         scratch.db,
         createOutboxWriter('fence'),
         () => key
-      )({ orderId, seq, causationId: 'fence-test' }, async () => {
+      )({ orderId, seq, causationId: 'fence-test' }, () => {
         applied.push(`${seq}:${key}`);
-        return [];
+        return Promise.resolve([]);
       });
       return applied.length > before;
     };

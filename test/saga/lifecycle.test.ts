@@ -52,17 +52,20 @@ describe('order saga - outcomes', () => {
     await untilStage(system, orderId, 'COMPLETED');
 
     const decode = (fields: Record<string, proto.temporal.api.common.v1.IPayload> | null | undefined) =>
-      Object.entries(fields ?? {}).map(([key, payload]) => [key, JSON.parse(Buffer.from(payload.data!).toString())]);
+      Object.entries(fields ?? {}).map(([key, payload]): [string, unknown] => [
+        key,
+        JSON.parse(Buffer.from(payload.data!).toString()) as unknown,
+      ]);
     const events = (await handle(system, orderId).fetchHistory()).events ?? [];
     const current = new Map(
-      decode(events[0]!.workflowExecutionStartedEventAttributes?.searchAttributes?.indexedFields) as [string, unknown][]
+      decode(events[0]!.workflowExecutionStartedEventAttributes?.searchAttributes?.indexedFields)
     );
     expect(Object.fromEntries(current)).toMatchObject({ OrderStage: 'PENDING', NeedsAttention: false });
     const stages: unknown[] = [];
     for (const event of events) {
       const upserted = event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
       if (!upserted) continue;
-      for (const [key, value] of decode(upserted) as [string, unknown][]) {
+      for (const [key, value] of decode(upserted)) {
         if (key === 'TemporalChangeVersion') continue;
         expect(value, `${key} upserted again unchanged`).not.toEqual(current.get(key));
         current.set(key, value);
