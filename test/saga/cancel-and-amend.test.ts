@@ -10,7 +10,7 @@ import {
   shipmentUpdateSignal,
 } from '../../src/workflows/messages.js';
 import type { ActivityMap, TestSystem } from '../support/system.js';
-import { createProduct, eventually, http, orderBody, startSystem, stockOf } from '../support/system.js';
+import { createProduct, eventually, http, startSystem, stockOf } from '../support/system.js';
 import { expectReplays, gate, handle, openAuthorizations, orderRow, placeOrder, untilStage } from './support.js';
 
 /** For each stage, the activity that runs right after the order reaches it: holding it keeps the order there. */
@@ -205,13 +205,8 @@ describe('order saga - amendments', () => {
     const amendable = await startSystem({ activities: creating.wrap });
     try {
       const product = await createProduct(amendable, 10, 1000);
-      const customerId = randomUUID();
-      const placed = await http(amendable, 'POST', '/v1/orders', {
-        token: await amendable.tokens.customer(customerId),
-        body: orderBody(customerId, [{ productId: product.id, quantity: 1 }]),
-      });
-      expect(placed.status).toBe(202);
-      const orderId = placed.body.orderId as string;
+      // 202: the order is not persisted while createOrder is held.
+      const { orderId } = await placeOrder(amendable, [{ productId: product.id, quantity: 1 }], { status: 202 });
       await creating.reached;
       const workflow = handle(amendable, orderId);
       await workflow.signal(amendOrderSignal, {

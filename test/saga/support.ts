@@ -29,11 +29,11 @@ export const DELIVERED_STAGES: Stage[] = [
   'COMPLETED',
 ];
 
-/** Places an order over HTTP as its customer and returns its id. */
+/** Places an order over HTTP as its customer and returns its id; `status` is the answer expected (default 201). */
 export async function placeOrder(
   system: TestSystem,
   items: { productId: string; quantity: number }[],
-  options: { token?: string; paymentToken?: string; customerId?: string } = {}
+  options: { token?: string; paymentToken?: string; customerId?: string; status?: 201 | 202 } = {}
 ) {
   const customerId = options.customerId ?? randomUUID();
   const token = await system.tokens.customer(customerId);
@@ -41,7 +41,7 @@ export async function placeOrder(
     token,
     body: orderBody(customerId, items, options.paymentToken ?? 'tok_visa'),
   });
-  expect(response.status, JSON.stringify(response.body)).toBe(201);
+  expect(response.status, JSON.stringify(response.body)).toBe(options.status ?? 201);
   return { orderId: response.body.orderId as string, customerId, token };
 }
 
